@@ -1,0 +1,179 @@
+"""Reading, checking, executing and scoring nbgrader notebooks.
+
+Everything here names the notebook and the cell it complains about, so an instructor who
+breaks a source notebook (or a student who breaks a submission) learns where and what.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.utils import determine_grade
+
+SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class NotebookError(ValueError):
+    """A notebook (or one of its cells) is not usable; the message says which and why."""
+
+
+def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """Read a notebook, or fail with a message that names the file."""
+    path = Path(path)
+    try:
+        return nbformat.read(path, as_version=4)
+    except FileNotFoundError:
+        raise NotebookError(f"{path}: no such notebook") from None
+    except Exception as exc:  # nbformat raises several kinds for bad JSON / bad schema
+        raise NotebookError(f"{path}: not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def cell_label(index: int, cell) -> str:
+    """'cell 7 (grade_id "test_softmax")': how messages point at a cell (1-based, as Jupyter counts)."""
+    grade_id = nbgrader_meta(cell).get("grade_id")
+    return f"cell {index + 1}" + (f' (grade_id "{grade_id}")' if grade_id else "")
+
+
+def source_problems(nb, path: str | Path) -> list[str]:
+    """Everything wrong with the nbgrader markup of a *source* notebook (empty list: fine)."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    graded = 0
+    for index, cell in enumerate(nb.cells):
+        meta = nbgrader_meta(cell)
+        where = f"{path}, {cell_label(index, cell)}"
+        text = cell.get("source", "")
+        lines = [line.strip() for line in text.splitlines()]
+        has_solution_markers = SOLUTION_BEGIN in lines or SOLUTION_END in lines
+        has_hidden_markers = HIDDEN_BEGIN in lines or HIDDEN_END in lines
+        if not meta:
+            if has_solution_markers or has_hidden_markers:
+                problems.append(f"{where}: has '### BEGIN ...' markers but no nbgrader metadata; "
+                                "mark it as a solution or test cell in the nbgrader toolbar")
+            continue
+        grade_id = meta.get("grade_id")
+        if not grade_id or not GRADE_ID.match(str(grade_id)):
+            problems.append(f"{where}: grade_id {grade_id!r} must be non-empty letters, digits, '_' or '-'")
+        elif grade_id in seen:
+            problems.append(f"{where}: grade_id {grade_id!r} is also used by cell {seen[grade_id] + 1}; ids must be unique")
+        else:
+            seen[grade_id] = index
+        if meta.get("grade"):
+            graded += 1
+            points = meta.get("points")
+            if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
+                problems.append(f"{where}: a graded cell needs points > 0, found points={points!r}")
+        if meta.get("solution"):
+            if cell.cell_type == "code" and not _in_order(lines, SOLUTION_BEGIN, SOLUTION_END):
+                problems.append(f"{where}: a solution cell needs '{SOLUTION_BEGIN}' and then '{SOLUTION_END}' "
+                                "(each on its own line) around the answer")
+        elif has_solution_markers:
+            problems.append(f"{where}: has solution markers but is not a solution cell")
+        if has_hidden_markers:
+            if not meta.get("grade") or meta.get("solution"):
+                problems.append(f"{where}: hidden tests belong in a locked, graded test cell")
+            if not _in_order(lines, HIDDEN_BEGIN, HIDDEN_END):
+                problems.append(f"{where}: '{HIDDEN_BEGIN}' must be followed by '{HIDDEN_END}'")
+        if meta.get("grade") and cell.cell_type == "code" and not meta.get("solution") and not meta.get("locked"):
+            problems.append(f"{where}: a test cell must be locked (read-only) so students cannot edit it")
+    if graded == 0:
+        problems.append(f"{path}: no graded test cells; an exercise needs at least one 'Autograder tests' cell")
+    return problems
+
+
+def _in_order(lines: list[str], begin: str, end: str) -> bool:
+    if lines.count(begin) != lines.count(end) or begin not in lines:
+        return False
+    depth = 0
+    for line in lines:
+        depth += (line == begin) - (line == end)
+        if depth not in (0, 1):
+            return False
+    return depth == 0
+
+
+def check_source(path: str | Path) -> nbformat.NotebookNode:
+    """Read a source notebook and raise :class:`NotebookError` listing every markup problem."""
+    nb = read_notebook(path)
+    problems = source_problems(nb, path)
+    if problems:
+        raise NotebookError("malformed nbgrader notebook:\n  " + "\n  ".join(problems))
+    return nb
+
+
+def strip_markers(source: str) -> str:
+    """The solution code as a student would type it: the BEGIN/END SOLUTION lines removed."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in (SOLUTION_BEGIN, SOLUTION_END))
+
+
+def fill_solutions(release_nb, source_nb):
+    """A 'perfect student': the release notebook with every answer cell filled from the source.
+
+    Cells are matched by grade_id, the way nbgrader matches them; the result is what a student
+    who wrote the reference answers would submit.
+    """
+    answers = {nbgrader_meta(c).get("grade_id"): c for c in source_nb.cells if nbgrader_meta(c).get("solution")}
+    filled = copy.deepcopy(release_nb)
+    for cell in filled.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if nbgrader_meta(cell).get("solution") and grade_id in answers:
+            cell.source = strip_markers(answers[grade_id].source)
+    return filled
+
+
+@dataclass
+class CellScore:
+    grade_id: str
+    points: float
+    max_points: float
+    error: str  # "" when the cell passed
+
+
+def score(nb) -> list[CellScore]:
+    """nbgrader's own verdict on every autograded test cell of an *executed* notebook."""
+    scores = []
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if not meta.get("grade") or meta.get("solution") or cell.cell_type != "code":
+            continue
+        points, max_points = determine_grade(cell)
+        errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", []) if o.output_type == "error"]
+        errors += ["wrote to stderr: " + o.get("text", "")[:200] for o in cell.get("outputs", [])
+                   if o.output_type == "stream" and o.get("name") == "stderr"]
+        scores.append(CellScore(meta["grade_id"], float(points or 0), max_points, "\n".join(errors)))
+    return scores
+
+
+def execute(nb, path: str | Path, *, timeout: int = 600, allow_errors: bool = False):
+    """Run every cell with nbclient in the notebook's folder and return the executed copy.
+
+    With ``allow_errors=False`` the first failing cell raises :class:`NotebookError` naming the
+    notebook, the cell, the error and, for a missing module, what to install.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb = copy.deepcopy(nb)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        index = next((i for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"), None)
+        where = cell_label(index, nb.cells[index]) if index is not None else "a cell"
+        hint = ""
+        if exc.ename in ("ModuleNotFoundError", "ImportError"):
+            hint = "\n  A dependency is missing: install the course environment with `pip install -r requirements.txt`."
+        raise NotebookError(f"{path}, {where} failed: {exc.ename}: {exc.evalue}{hint}") from None
+    return nb

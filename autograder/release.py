@@ -1,0 +1,81 @@
+"""Regenerate the student release (``notebooks/``) from the source notebooks (``solutions/``).
+
+This is nbgrader's ``generate_assignment`` run for every chapter folder, after our own check
+of each source notebook's markup (so a malformed cell is reported by notebook and cell, not
+as a traceback from deep inside nbgrader).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from .notebooks import NotebookError, check_source
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = ROOT / "nbgrader_config.py"
+
+
+def load_config(root: Path = ROOT) -> Config:
+    """The course's nbgrader configuration (``nbgrader_config.py`` at the repository root)."""
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+
+
+def assignments(root: Path = ROOT) -> list[str]:
+    """Every assignment: the folders of ``solutions/`` that hold a notebook, sorted."""
+    return sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def check_sources(names: list[str], root: Path = ROOT) -> None:
+    """Validate every source notebook of the given assignments; raise one error listing all problems."""
+    problems = []
+    for name in names:
+        folder = root / "solutions" / name
+        if not folder.is_dir():
+            problems.append(f"{folder}: no such assignment (known: {', '.join(assignments(root))})")
+            continue
+        for path in sorted(folder.glob("*.ipynb")):
+            try:
+                check_source(path.relative_to(root))
+            except NotebookError as exc:
+                problems.append(str(exc))
+    if problems:
+        raise NotebookError("\n".join(problems))
+
+
+def generate(names: list[str] | None = None, release_dir: Path | None = None, root: Path = ROOT) -> list[Path]:
+    """Write the student version of each assignment to ``release_dir/<assignment>/``.
+
+    ``release_dir`` defaults to ``notebooks/``; any other folder (used by the staleness test)
+    gets a throw-away gradebook so the course's own is not touched. Returns the notebooks written.
+    """
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    names = names or assignments(root)
+    check_sources(names, root)
+    config = load_config(root)
+    config.CourseDirectory.root = str(root)
+    scratch = None
+    if release_dir is not None:
+        scratch = tempfile.mkdtemp(prefix="gradebook-")
+        config.CourseDirectory.release_directory = str(Path(release_dir).resolve())
+        config.CourseDirectory.db_url = f"sqlite:///{scratch}/gradebook.db"
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    out_root = Path(config.CourseDirectory.release_directory)
+    out_root = out_root if out_root.is_absolute() else root / out_root
+    written = []
+    try:
+        for name in names:
+            result = api.generate_assignment(name, force=True)
+            if not result["success"]:
+                raise NotebookError(f"nbgrader could not generate '{name}':\n{result.get('error') or result.get('log')}")
+            written += sorted((out_root / name).glob("*.ipynb"))
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return written
