@@ -3,3 +3,12 @@
 - ``python -m autograder release``  regenerate the student notebooks in ``notebooks/`` from ``solutions/``
 - ``python -m autograder check``    validate the nbgrader metadata of every source notebook
 """
+
+import os as _os
+import sys as _sys
+
+# nbgrader runs helper programs (alembic) by name; make the ones installed beside this Python
+# findable even when its environment is not activated.
+_bin = _os.path.dirname(_sys.executable)
+if _bin not in _os.environ.get("PATH", "").split(_os.pathsep):
+    _os.environ["PATH"] = _bin + _os.pathsep + _os.environ.get("PATH", "")

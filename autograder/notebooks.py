@@ -6,8 +6,12 @@ breaks a source notebook (or a student who breaks a submission) learns where and
 
 from __future__ import annotations
 
+import ast
 import copy
+import importlib
+import inspect
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +113,55 @@ def check_source(path: str | Path) -> nbformat.NotebookNode:
     if problems:
         raise NotebookError("malformed nbgrader notebook:\n  " + "\n  ".join(problems))
     return nb
+
+
+def reference_modules(nb) -> list[str]:
+    """The package modules whose code the answers re-implement (notebook metadata ``gptcourse.reference_modules``)."""
+    return list(nb.metadata.get("gptcourse", {}).get("reference_modules", []))
+
+
+def answer_drift(nb) -> list[str]:
+    """How the answers of a source notebook differ from the course package (empty list: identical).
+
+    Each def/class in an answer cell must exist, under the same name, in one of the notebook's
+    reference modules, with the same code (docstrings and type annotations aside): the package
+    is what the book imports, so the graded solution and the book cannot drift apart.
+    """
+    names = reference_modules(nb)
+    if not names:
+        return ["metadata gptcourse.reference_modules is missing: name the module(s) the answers re-implement"]
+    modules = [importlib.import_module(name) for name in names]
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if not (nbgrader_meta(cell).get("solution") and cell.cell_type == "code"):
+            continue
+        for node in ast.parse(strip_markers(cell.source)).body:
+            if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                continue
+            where = f"{cell_label(index, cell)}: {node.name}"
+            module = next((m for m in modules if hasattr(m, node.name)), None)
+            if module is None:
+                problems.append(f"{where} is in none of {names}; add it to the package and import it from there")
+                continue
+            package = ast.parse(textwrap.dedent(inspect.getsource(getattr(module, node.name)))).body[0]
+            if _logic(node) != _logic(package):
+                problems.append(f"{where} differs from {module.__name__}.{node.name}; make them identical")
+    return problems
+
+
+def _logic(node) -> str:
+    """The code of a def/class with docstrings and type annotations removed (they are not logic)."""
+    node = ast.parse(ast.unparse(node)).body[0]
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.arg):
+            sub.annotation = None
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            sub.returns = None
+        body = getattr(sub, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            sub.body = body[1:] or [ast.Pass()]
+    return ast.dump(node)
 
 
 def strip_markers(source: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from .notebooks import NotebookError, check_source
+from .notebooks import NotebookError, answer_drift, check_source
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "nbgrader_config.py"
@@ -30,8 +30,11 @@ def assignments(root: Path = ROOT) -> list[str]:
     return sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def check_sources(names: list[str], root: Path = ROOT) -> None:
-    """Validate every source notebook of the given assignments; raise one error listing all problems."""
+def check_sources(names: list[str], root: Path = ROOT, drift: bool = False) -> None:
+    """Validate every source notebook of the given assignments; raise one error listing all problems.
+
+    With ``drift=True`` also require the answers to be the package's code (see :func:`answer_drift`).
+    """
     problems = []
     for name in names:
         folder = root / "solutions" / name
@@ -40,11 +43,22 @@ def check_sources(names: list[str], root: Path = ROOT) -> None:
             continue
         for path in sorted(folder.glob("*.ipynb")):
             try:
-                check_source(path.relative_to(root))
+                nb = check_source(_shown(path))
             except NotebookError as exc:
                 problems.append(str(exc))
+                continue
+            if drift:
+                problems += [f"{_shown(path)}, {problem}" for problem in answer_drift(nb)]
     if problems:
         raise NotebookError("\n".join(problems))
+
+
+def _shown(path: Path) -> Path:
+    """A path as messages show it: relative to the working folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def generate(names: list[str] | None = None, release_dir: Path | None = None, root: Path = ROOT) -> list[Path]:

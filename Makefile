@@ -1,0 +1,47 @@
+# From Seq2Seq to GPT-2: every task is one make target; each one sets up .venv first if needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# nbgrader runs helper programs (alembic) by name: the environment's bin/ must come first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help install book test test-fast release check lab bench clean
+
+help:
+	@echo "make book      set up .venv and build the site into _build/html"
+	@echo "make test      set up .venv and run every test"
+	@echo "make test-fast the unit tests only (no notebook execution, no book build)"
+	@echo "make lab       open the exercises in JupyterLab"
+	@echo "make release   regenerate notebooks/ (student version) from solutions/"
+	@echo "make check     validate the source notebooks (nbgrader markup, answers = package code)"
+	@echo "make clean     remove the build output (keeps .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build -W -n --keep-going .
+	@echo "The site is in _build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+release: $(STAMP)
+	$(BIN)/python -m autograder release
+
+check: $(STAMP)
+	$(BIN)/python -m autograder check
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf _build

@@ -1,0 +1,74 @@
+"""Shared helpers for the test suite: where things are, and nbgrader run for real."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.notebooks import fill_solutions, read_notebook, score
+from autograder.release import assignments
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = assignments(ROOT)
+
+
+def source_notebook(assignment: str) -> Path:
+    (path,) = sorted((ROOT / "solutions" / assignment).glob("*.ipynb"))
+    return path
+
+
+def release_notebook(assignment: str) -> Path:
+    return ROOT / "notebooks" / assignment / source_notebook(assignment).name
+
+
+def nbgrader(course: Path, *args: str) -> None:
+    """Run an nbgrader command in a course folder; fail the test with nbgrader's own log if it fails."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"nbgrader {' '.join(args)} failed in {course}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
+def make_course(tmp_path: Path, assignment: str, source_nb=None) -> Path:
+    """A throw-away copy of the course layout (config + one source notebook), with its release generated."""
+    course = tmp_path / "course"
+    (course / "solutions" / assignment).mkdir(parents=True)
+    (course / "autograder").mkdir()  # the gradebook lives here
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    target = course / "solutions" / assignment / source_notebook(assignment).name
+    if source_nb is None:
+        shutil.copy(source_notebook(assignment), target)
+    else:
+        import nbformat
+
+        nbformat.write(source_nb, target)
+    nbgrader(course, "generate_assignment", assignment, "--force")
+    return course
+
+
+def autograde(course: Path, assignment: str, submissions: dict) -> dict:
+    """Submit notebooks (student id -> notebook node), run nbgrader autograde, return student -> [CellScore]."""
+    import nbformat
+
+    name = source_notebook(assignment).name
+    for student, nb in submissions.items():
+        folder = course / "autograder" / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / name)
+    nbgrader(course, "autograde", assignment, "--force")
+    return {student: score(read_notebook(course / "autograder" / "autograded" / student / assignment / name))
+            for student in submissions}
+
+
+def perfect_submission(course: Path, assignment: str):
+    """What a student who typed the reference answers into the release would hand in."""
+    name = source_notebook(assignment).name
+    release = read_notebook(course / "notebooks" / assignment / name)
+    return fill_solutions(release, read_notebook(course / "solutions" / assignment / name))
+
+
+def describe(scores) -> str:
+    return "\n".join(f"  {s.grade_id}: {s.points}/{s.max_points} {s.error}" for s in scores)

@@ -1,0 +1,88 @@
+"""The site builds with warnings as errors, every page executes, and no solution reaches it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.notebooks import SOLUTION_BEGIN, nbgrader_meta, read_notebook
+
+from conftest import ASSIGNMENTS, ROOT, source_notebook
+
+# One worker builds the book once for every test here (pytest-xdist --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return files
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, "the book does not build cleanly:\n" + "\n".join(
+        line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line)[-5000:]
+    return out / "_build" / "html"
+
+
+def test_every_toc_page_is_rendered(site):
+    for name in toc_files():
+        assert (site / f"{name}.html").is_file(), f"{name} is in _toc.yml but was not rendered"
+    assert (site / "index.html").is_file()
+
+
+def test_every_exercise_is_in_the_toc():
+    files = toc_files()
+    for assignment in ASSIGNMENTS:
+        page = f"notebooks/{assignment}/{source_notebook(assignment).stem}"
+        assert page in files, f"{page} (the student release) is missing from _toc.yml"
+
+
+def test_no_solution_reaches_the_site(site):
+    built = [p for p in site.rglob("*") if p.is_file()]
+    assert not [p for p in built if "solutions" in p.relative_to(site).parts], "solutions/ was copied into the site"
+    answers = []
+    for assignment in ASSIGNMENTS:
+        for cell in read_notebook(source_notebook(assignment)).cells:
+            if nbgrader_meta(cell).get("solution") and SOLUTION_BEGIN in cell.source:
+                body = cell.source.split(SOLUTION_BEGIN, 1)[1].split("### END SOLUTION", 1)[0]
+                answers += [line.strip() for line in body.splitlines() if len(line.strip()) > 25]
+    for path in built:
+        if path.suffix in (".html", ".ipynb", ".txt", ".md", ".js"):
+            text = path.read_text(errors="ignore")
+            assert "BEGIN HIDDEN TESTS" not in text and SOLUTION_BEGIN not in text, path
+            leaked = [a for a in answers if a in text]
+            assert not leaked, f"{path} shows solution code: {leaked[:3]}"
+
+
+def test_chapter_zero_shows_the_corrected_table_and_computed_numbers(site):
+    html = (site / "book" / "ch00-generative-ai.html").read_text()
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert "BooksCorpus" in text and "175 B" in text and "not disclosed" in text and "OpenAI" in text
+    assert "<table" in html and "fig-gpt-sizes" in html and "<img" in html
+    assert re.search(r"hesitates between\s+\d+\.\d\s+words", text), "the glued perplexity is missing"
+
+
+def test_exercise_page_is_the_student_release(site):
+    html = (site / "notebooks" / "ch00-warmup" / "ch00-warmup.html").read_text()
+    assert "YOUR CODE HERE" in html and "raise" in html and "NotImplementedError" in html

@@ -1,0 +1,61 @@
+import math
+
+import pytest
+import torch
+
+from gptcourse import checks
+from gptcourse.ch00_lm import GPT_FAMILY, TINY_TEXT, CountLM, context_window, format_count, log_likelihood, softmax, tokenize
+
+
+def test_softmax_matches_torch_and_is_stable():
+    torch.manual_seed(0)
+    x = torch.randn(3, 4) * 50
+    assert torch.allclose(softmax(x, dim=0), torch.softmax(x, dim=0), atol=1e-6)
+    assert torch.allclose(softmax(torch.tensor([1000.0, 1000.0])), torch.tensor([0.5, 0.5]))
+    assert softmax(torch.tensor([0.0, float("-inf")])).tolist() == [1.0, 0.0]
+
+
+def test_context_window_and_l1():
+    u = tokenize("a b c d")
+    assert context_window(u, 0, 2) == () and context_window(u, 3, 2) == ("b", "c") and context_window(u, 3, 0) == ()
+    assert log_likelihood(u, 2, lambda c, t: 0.5) == pytest.approx(4 * math.log(0.5))
+
+
+def test_count_lm_is_a_distribution_and_context_helps_on_training_text():
+    u = tokenize(TINY_TEXT)
+    for k in range(4):
+        lm = CountLM(u, k, alpha=0.1)
+        for context in [(), ("the",), ("sat", "on", "the")]:
+            assert sum(lm.prob(context, w) for w in lm.vocab) == pytest.approx(1.0)
+    ll = [log_likelihood(u, k, CountLM(u, k, alpha=0.1).prob) for k in range(4)]
+    assert ll == sorted(ll), ll
+
+
+def test_count_lm_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        CountLM(["a"], k=-1)
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        CountLM(["a"], k=1, alpha=0)
+
+
+def test_gpt_family_facts_are_the_corrected_ones():
+    by_name = {m.name: m for m in GPT_FAMILY}
+    assert by_name["GPT-3"].parameters == 175_000_000_000
+    assert by_name["GPT-4"].parameters is None
+    assert "BooksCorpus" in by_name["GPT-1"].data and "WebText" in by_name["GPT-2"].data
+    assert [format_count(n) for n in (117_000_000, 1_542_000_000, 175_000_000_000, None)] == [
+        "117 M", "1.54 B", "175 B", "not disclosed"]
+
+
+def test_checks_explain_failures():
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.check_close(torch.tensor([float("nan")]), [0.5], what="softmax(x)", hint="subtract the max")
+    text = str(err.value)
+    assert "softmax(x) is not what it should be" in text and "expected" in text and "nan" in text and "subtract the max" in text
+    with pytest.raises(checks.CheckFailed, match="returned None"):
+        checks.check_close(None, 1.0, what="f()")
+    with pytest.raises(checks.CheckFailed, match="shape"):
+        checks.check_close(torch.zeros(2, 3), torch.zeros(3, 2), what="x")
+    with pytest.raises(checks.CheckFailed, match="expected: \\('a',\\)"):
+        checks.check_equal(("b",), ("a",), what="window")
+    checks.check_close([1.0, 2.0], torch.tensor([1.0, 2.0 + 1e-9]), what="ok")

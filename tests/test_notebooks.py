@@ -1,0 +1,108 @@
+"""Every exercise, checked the way it is used: released, worked, handed in, graded by nbgrader.
+
+Parametrised over every assignment folder in solutions/, so a new chapter is covered the
+moment its source notebook exists.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from autograder.notebooks import (
+    HIDDEN_BEGIN,
+    SOLUTION_BEGIN,
+    answer_drift,
+    check_source,
+    nbgrader_meta,
+    read_notebook,
+    strip_markers,
+)
+from autograder.release import generate
+
+from conftest import (
+    ASSIGNMENTS,
+    ROOT,
+    autograde,
+    describe,
+    make_course,
+    perfect_submission,
+    release_notebook,
+    source_notebook,
+)
+
+pytestmark = pytest.mark.parametrize("assignment", ASSIGNMENTS)
+
+
+def test_source_markup_is_valid(assignment):
+    check_source(source_notebook(assignment))
+
+
+def _canonical(path):
+    return json.dumps(json.loads(path.read_text(encoding="utf-8")), sort_keys=True, indent=1)
+
+
+def release_differences(release_dir, assignment):
+    """Files of notebooks/<assignment> that differ from a fresh release in release_dir (empty: in sync)."""
+    fresh = {p.name: p for p in (release_dir / assignment).glob("*.ipynb")}
+    shipped = {p.name: p for p in (ROOT / "notebooks" / assignment).glob("*.ipynb")}
+    diffs = [f"missing from notebooks/{assignment}: {n}" for n in sorted(fresh.keys() - shipped.keys())]
+    diffs += [f"not generated from solutions/: notebooks/{assignment}/{n}" for n in sorted(shipped.keys() - fresh.keys())]
+    diffs += [f"stale: notebooks/{assignment}/{n}" for n in sorted(fresh.keys() & shipped.keys())
+              if _canonical(fresh[n]) != _canonical(shipped[n])]
+    return diffs
+
+
+def test_release_is_in_sync_with_source(assignment, tmp_path):
+    generate([assignment], release_dir=tmp_path)
+    diffs = release_differences(tmp_path, assignment)
+    assert not diffs, "\n".join(diffs) + "\nRegenerate the student notebooks with `make release`."
+
+
+def test_stale_release_is_detected(assignment, tmp_path):
+    """The sync check can fail: a release made from a changed source differs from notebooks/."""
+    generate([assignment], release_dir=tmp_path)
+    path = next((tmp_path / assignment).glob("*.ipynb"))
+    nb = json.loads(path.read_text())
+    nb["cells"][0]["source"] = ["# changed in the source\n"] + nb["cells"][0]["source"]
+    path.write_text(json.dumps(nb))
+    assert release_differences(tmp_path, assignment) == [f"stale: notebooks/{assignment}/{path.name}"]
+
+
+def test_release_shows_no_solution(assignment):
+    text = release_notebook(assignment).read_text(encoding="utf-8")
+    assert SOLUTION_BEGIN not in text and HIDDEN_BEGIN not in text
+    source = read_notebook(source_notebook(assignment))
+    for cell in source.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("solution") and cell.cell_type == "code":
+            body = cell.source.split(SOLUTION_BEGIN, 1)[1].split("### END SOLUTION", 1)[0]
+            longest = max((line.strip() for line in body.splitlines()), key=len)
+            assert longest not in text, f"solution line of {meta['grade_id']} is in the release: {longest!r}"
+
+
+def test_first_cell_says_how_to_install(assignment):
+    first = read_notebook(release_notebook(assignment)).cells[0]
+    assert first.cell_type == "markdown" and "pip install" in first.source and "gptcourse" in first.source
+
+
+def test_answers_are_the_package_code(assignment):
+    """d2l rule: each def/class an answer cell holds is, line for line, the package's reference code."""
+    problems = answer_drift(read_notebook(source_notebook(assignment)))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_graded_by_nbgrader(assignment, tmp_path):
+    """Handed in unmodified the release scores 0 on every test cell; with the reference answers, full marks.
+
+    Graded by nbgrader itself (generate_assignment, then autograde, which restores the hidden tests).
+    """
+    course = make_course(tmp_path, assignment)
+    release = read_notebook(course / "notebooks" / assignment / source_notebook(assignment).name)
+    scores = autograde(course, assignment, {"unmodified": release, "perfect": perfect_submission(course, assignment)})
+    earned = [s for s in scores["unmodified"] if s.points > 0]
+    assert not earned, "test cells that pass without any work:\n" + describe(earned)
+    lost = [s for s in scores["perfect"] if s.points < s.max_points]
+    assert not lost, "the reference answers lose points:\n" + describe(lost)
