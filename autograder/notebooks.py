@@ -222,11 +222,20 @@ def execute(nb, path: str | Path, *, timeout: int = 600, allow_errors: bool = Fa
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
-    except CellExecutionError as exc:
-        index = next((i for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"), None)
-        where = cell_label(index, nb.cells[index]) if index is not None else "a cell"
-        hint = ""
-        if exc.ename in ("ModuleNotFoundError", "ImportError"):
-            hint = "\n  A dependency is missing: install the course environment with `pip install -r requirements.txt`."
-        raise NotebookError(f"{path}, {where} failed: {exc.ename}: {exc.evalue}{hint}") from None
+    except CellExecutionError:
+        raise NotebookError(first_error(nb, path)) from None
     return nb
+
+
+def first_error(nb, path: str | Path) -> str:
+    """'<path>, cell 2 (grade_id "imports") failed: ModuleNotFoundError: ...' for the first cell that
+    raised in an executed notebook, with what to do about a missing module ("" if no cell failed)."""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                hint = ""
+                if output.ename in ("ModuleNotFoundError", "ImportError"):
+                    hint = ("\n  A dependency is missing: install the course environment with "
+                            "`pip install -r requirements.txt`.")
+                return f"{path}, {cell_label(index, cell)} failed: {output.ename}: {output.evalue}{hint}"
+    return ""

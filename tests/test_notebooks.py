@@ -14,6 +14,7 @@ from autograder.notebooks import (
     HIDDEN_BEGIN,
     SOLUTION_BEGIN,
     answer_drift,
+    first_error,
     check_source,
     nbgrader_meta,
     read_notebook,
@@ -105,4 +106,6 @@ def test_graded_by_nbgrader(assignment, tmp_path):
     earned = [s for s in scores["unmodified"] if s.points > 0]
     assert not earned, "test cells that pass without any work:\n" + describe(earned)
     lost = [s for s in scores["perfect"] if s.points < s.max_points]
-    assert not lost, "the reference answers lose points:\n" + describe(lost)
+    graded = read_notebook(course / "autograder" / "autograded" / "perfect" / assignment / source_notebook(assignment).name)
+    assert not lost, "the reference answers lose points:\n" + describe(lost) + "\nfirst error: " + first_error(
+        graded, source_notebook(assignment))
