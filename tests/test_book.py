@@ -86,3 +86,13 @@ def test_chapter_zero_shows_the_corrected_table_and_computed_numbers(site):
 def test_exercise_page_is_the_student_release(site):
     html = (site / "notebooks" / "ch00-warmup" / "ch00-warmup.html").read_text()
     assert "YOUR CODE HERE" in html and "raise" in html and "NotImplementedError" in html
+
+
+def test_pages_load_nothing_from_other_hosts(site):
+    """The site works offline: scripts, styles, images and fonts all come from the site itself."""
+    external = re.compile(r'<(?:script|img|link|iframe|source)\b[^>]*?\b(?:src|href)="(?:https?:)?//[^"]+"[^>]*>')
+    for page in site.rglob("*.html"):
+        loads = [tag for tag in external.findall(page.read_text()) if "<link" not in tag or "stylesheet" in tag
+                 or "preload" in tag]
+        assert not loads, f"{page.relative_to(site)} loads from another host: {loads[:3]}"
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not served by the site"
