@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # nbgrader runs helper programs (alembic) by name: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install book test test-fast release check lab bench clean
+.PHONY: help install chromium book test test-fast release check lab bench clean
 
 help:
 	@echo "make book      set up .venv and build the site into _build/html"
@@ -24,11 +24,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# The browser tests drive Debian's Chromium (Playwright uses it; it downloads no browser of its own).
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
+
 book: $(STAMP)
 	$(BIN)/jupyter-book build -W -n --keep-going .
 	@echo "The site is in _build/html/index.html"
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP)

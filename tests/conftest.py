@@ -70,5 +70,39 @@ def perfect_submission(course: Path, assignment: str):
     return fill_solutions(release, read_notebook(course / "solutions" / assignment / name))
 
 
+def toc_files() -> list[str]:
+    """Every page of _toc.yml, in order (paths without suffix)."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return files
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The book built once per test session, warnings as errors; the folder of its HTML.
+
+    Tests using it carry ``pytest.mark.xdist_group("book")`` so one worker builds it.
+    """
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, "the book does not build cleanly:\n" + "\n".join(
+        line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line)[-5000:]
+    return out / "_build" / "html"
+
+
 def describe(scores) -> str:
     return "\n".join(f"  {s.grade_id}: {s.points}/{s.max_points} {s.error}" for s in scores)

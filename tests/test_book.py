@@ -3,46 +3,15 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
 from autograder.notebooks import SOLUTION_BEGIN, nbgrader_meta, read_notebook
 
-from conftest import ASSIGNMENTS, ROOT, source_notebook
+from conftest import ASSIGNMENTS, source_notebook, toc_files
 
-# One worker builds the book once for every test here (pytest-xdist --dist loadgroup).
+# One worker builds the book once (the session fixture `site`) for every test of the group.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
-
-
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    return files
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, "the book does not build cleanly:\n" + "\n".join(
-        line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line)[-5000:]
-    return out / "_build" / "html"
 
 
 def test_every_toc_page_is_rendered(site):

@@ -1,9 +1,13 @@
-"""Serve MathJax from the site itself, so every page typesets its math with no internet.
+"""The site works offline and its pages load cleanly.
 
-MathJax 3 comes from the PyPI package ``django-static-mathjax`` (the unmodified MathJax
-distribution as package data; nothing of Django is used). After the HTML build the files the
-pages need (the tex-chtml component, the TeX extensions it may load, its fonts and menu) are
-copied to ``_static/mathjax/``, and ``_config.yml`` points ``mathjax_path`` there.
+1. MathJax is served from the site itself, so every page typesets its math with no internet.
+   MathJax 3 comes from the PyPI package ``django-static-mathjax`` (the unmodified MathJax
+   distribution as package data; nothing of Django is used). After the HTML build the files the
+   pages need (the tex-chtml component, the TeX extensions it may load, its fonts and menu) are
+   copied to ``_static/mathjax/``, and ``_config.yml`` points ``mathjax_path`` there.
+2. The course has no live-code (thebe) cells, so thebe's scripts are left out of the pages: they
+   would point at a CDN, and Jupyter Book 1 includes their configuration twice, which is a script
+   error in every browser console.
 """
 
 from __future__ import annotations
@@ -42,7 +46,15 @@ def copy_mathjax(app, exception) -> None:
             shutil.copy2(src, target / part)
 
 
+def drop_thebe(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if scripts:
+        context["script_files"] = [s for s in scripts if "thebe" not in str(s).lower()
+                                   and "THEBE" not in str(getattr(s, "attributes", {}).get("body", ""))]
+
+
 def setup(app):
     mathjax_es5()  # fail early, with the fix, if MathJax is missing
     app.connect("build-finished", copy_mathjax)
+    app.connect("html-page-context", drop_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
