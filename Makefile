@@ -15,6 +15,7 @@ help:
 	@echo "make lab       open the exercises in JupyterLab"
 	@echo "make release   regenerate notebooks/ (student version) from solutions/"
 	@echo "make check     validate the source notebooks (nbgrader markup, answers = package code)"
+	@echo "make bench     run the benchmarks in bench/ (ratios against a peer measured in the same run)"
 	@echo "make clean     remove the build output (keeps .venv)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -48,6 +49,10 @@ check: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# Speed targets live here, not in unit tests: each script prints ratios against a peer measured in the same run.
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf _build

@@ -2,6 +2,9 @@
 
 - ``python -m autograder release``  regenerate the student notebooks in ``notebooks/`` from ``solutions/``
 - ``python -m autograder check``    validate the nbgrader metadata of every source notebook
+- ``python -m autograder grade``    grade a class's submissions in parallel, safely (autograder/README.md)
+- ``python -m autograder merge``    join the outputs of sharded ``grade`` runs
+- ``python -m autograder gradescope``   Gradescope's ``run_autograder`` entry point
 """
 
 import os as _os

@@ -1,0 +1,223 @@
+"""The grading reports, all rebuilt from ``OUT/results/*.json``.
+
+``grades.csv``       one row per student: points per test cell, total, max, status, reason
+``grades.json``      the same, with every test's message and the notes
+``feedback/<student>.html``   what the student may see: test names, points, messages, the visible
+                     tests and their own answers; never the source of a hidden test
+``summary.html``     status counts and a histogram of the points of every test and of the total
+``gradebook.db``     an nbgrader gradebook with every student's autograded scores (for formgrader)
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import shutil
+import statistics
+from collections import Counter
+from pathlib import Path
+
+STATUS_TEXT = {
+    "graded": "graded normally: every test ran and decided its points",
+    "partial": "graded, but points were withheld where an answer uses the course's reference implementation",
+    "flagged": "graded; the code reaches into the interpreter or the grader, so an instructor will review it",
+    "out-of-memory": "a cell ran out of memory; the tests that ran still count",
+    "timeout": "a cell or the whole notebook ran out of time; the tests that finished still count",
+    "kernel-died": "the Python kernel died; the tests that ran before still count",
+    "missing": "nothing was submitted",
+    "invalid-notebook": "the file is not a usable notebook of this exercise",
+    "wrong-assignment": "the notebook belongs to another assignment",
+    "unidentified": "the file name did not say whose work it is",
+    "grader-error": "the grader itself failed on this submission (not the student's fault)",
+}
+
+
+def load_results(results_dir: Path, only: set[str] | None = None) -> list[dict]:
+    results = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        if path.name.startswith("_") or (only is not None and path.stem not in only):
+            continue
+        results.append(json.loads(path.read_text()))
+    return sorted(results, key=lambda r: r["student"])
+
+
+def status_counts(results: list[dict]) -> dict[str, int]:
+    counts = Counter(r["status"] for r in results)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def write_csv(path: Path, results: list[dict], info: dict) -> None:
+    ids = [t["grade_id"] for t in info["tests"]]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", *ids, "total", "max", "status", "reason"])
+        for r in results:
+            per = {t["grade_id"]: t for t in r.get("tests", [])}
+            graded = r["status"] not in ("missing", "invalid-notebook", "wrong-assignment", "unidentified",
+                                         "grader-error")
+            cells = [_fmt(per[g]["points"]) if graded and g in per else "" for g in ids]
+            writer.writerow([r["student"], *cells, _fmt(r.get("points", 0.0)), _fmt(info["max_points"]),
+                             r["status"], r.get("reason", "")])
+
+
+def public(result: dict) -> dict:
+    """A result without the grader's internals (traceback, cache key, timing)."""
+    return {k: v for k, v in result.items() if k not in ("key", "seconds", "traceback", "answers")}
+
+
+def write_json(path: Path, results: list[dict], info: dict) -> None:
+    data = {"assignment": info["assignment"], "max_points": info["max_points"],
+            "tests": [{"grade_id": t["grade_id"], "points": t["points"]} for t in info["tests"]],
+            "status_counts": status_counts(results), "students": [public(r) for r in results]}
+    path.write_text(json.dumps(data, indent=1, sort_keys=False))
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;
+vertical-align:top}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
+.passed{color:#0a7a3a}.failed,.not-run{color:#b00020}.withheld{color:#9a5b00}.status{font-weight:600}
+.note{color:#555}"""
+
+
+def feedback_html(result: dict, info: dict) -> str:
+    e = html.escape
+    tests = {t["grade_id"]: t for t in info["tests"]}
+    rows, sections = [], []
+    for t in result.get("tests", []):
+        rows.append(f"<tr><td>{e(t['grade_id'])}</td><td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td>"
+                    f"<td class='{e(t['state'])}'>{e(t['state'])}</td><td><pre>{e(t['message'])}</pre></td></tr>"
+                    if t.get("message") else
+                    f"<tr><td>{e(t['grade_id'])}</td><td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td>"
+                    f"<td class='{e(t['state'])}'>{e(t['state'])}</td><td></td></tr>")
+        spec = tests.get(t["grade_id"], {})
+        answers = result.get("answers", {})
+        mine = "".join(f"<h4>Your answer ({e(s)})</h4><pre>{e(answers.get(s, '') or '(no answer)')}</pre>"
+                       for s in spec.get("solutions", []) if s in answers)
+        hidden = (f"<p class='note'>... and {spec['hidden_count']} line(s) of hidden tests, not shown.</p>"
+                  if spec.get("hidden_count") else "")
+        sections.append(f"<h3>{e(t['grade_id'])}</h3>{mine}<h4>The visible tests</h4>"
+                        f"<pre>{e(spec.get('visible_source', ''))}</pre>{hidden}")
+    notes = "".join(f"<li>{e(n)}</li>" for n in result.get("notes", []))
+    status = result["status"]
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>{e(info['assignment'])}: feedback for {e(result['student'])}</title><style>{CSS}</style></head><body>
+<h1>{e(info['assignment'])}: feedback for {e(result['student'])}</h1>
+<p><b>Score: {_fmt(result.get('points', 0))} / {_fmt(info['max_points'])}</b></p>
+<p class="status">Status: {e(status)}: {e(STATUS_TEXT.get(status, ''))}.</p>
+{f"<p>{e(result['reason'])}</p>" if result.get('reason') else ""}
+<table><tr><th>test</th><th>points</th><th>result</th><th>message</th></tr>{''.join(rows)}</table>
+{f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""}
+<h2>The tests and your answers</h2>{''.join(sections)}
+</body></html>
+"""
+
+
+def _histograms(results: list[dict], info: dict) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from gptcourse import style
+
+    graded = [r for r in results if r["status"] not in ("missing", "invalid-notebook", "wrong-assignment",
+                                                         "unidentified", "grader-error")]
+    panels = [(t["grade_id"], t["points"], [next((x["points"] for x in r["tests"] if x["grade_id"] == t["grade_id"]),
+                                                 0.0) for r in graded]) for t in info["tests"]]
+    panels.append(("total", info["max_points"], [r["points"] for r in results]))
+    style.use()
+    cols = min(3, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    for ax, (name, top, values) in zip(axes.flat, panels):
+        bins = [x - 0.5 for x in range(int(top) + 2)] if float(top).is_integer() and top <= 40 else 20
+        ax.hist(values, bins=bins, color=style.PALETTE[0] if name != "total" else style.PALETTE[4])
+        ax.set_title(f"{name} (max {_fmt(top)})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("points")
+        ax.set_ylabel("students")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def summary_html(results: list[dict], info: dict, png: bytes) -> str:
+    e = html.escape
+    totals = [r["points"] for r in results]
+    counts = status_counts(results)
+    stats = (f"mean {statistics.mean(totals):.2f}, median {statistics.median(totals):g} of "
+             f"{_fmt(info['max_points'])}" if totals else "no students")
+    rows = "".join(f"<tr><td>{e(s)}</td><td>{n}</td><td>{e(STATUS_TEXT.get(s, ''))}</td></tr>"
+                   for s, n in counts.items())
+    attention = "".join(f"<tr><td><a href='feedback/{e(r['file_stem'])}.html'>{e(r['student'])}</a></td>"
+                        f"<td>{e(r['status'])}</td><td>{e(r.get('reason', ''))}</td></tr>"
+                        for r in results if r["status"] != "graded")
+    img = base64.b64encode(png).decode()
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>{e(info['assignment'])}: grading summary</title><style>{CSS}</style></head><body>
+<h1>{e(info['assignment'])}: grading summary</h1>
+<p>{len(results)} students; total points: {stats}.</p>
+<table><tr><th>status</th><th>students</th><th>meaning</th></tr>{rows}</table>
+<h2>Points per test</h2><img alt="histograms of the points of each test and of the total"
+ src="data:image/png;base64,{img}" style="max-width:100%">
+{f"<h2>Needs attention</h2><table><tr><th>student</th><th>status</th><th>reason</th></tr>{attention}</table>" if attention else ""}
+</body></html>
+"""
+
+
+def write_gradebook(path: Path, template_db: Path, results: list[dict], info: dict) -> None:
+    """An nbgrader gradebook (copied from the assignment's template) holding everyone's scores."""
+    from nbgrader.api import Gradebook
+
+    from .assignment import quiet
+
+    quiet()
+    shutil.copy(template_db, path)
+    with Gradebook(f"sqlite:///{path}") as gb:
+        notebook = info["notebook"][: -len(".ipynb")]
+        for r in results:
+            if r["status"] in ("unidentified",):
+                continue
+            gb.update_or_create_student(r["student"])
+            gb.update_or_create_submission(info["assignment"], r["student"])
+            submission = gb.find_submission_notebook(notebook, info["assignment"], r["student"])
+            points = {t["grade_id"]: t["points"] for t in r.get("tests", [])}
+            for grade in submission.grades:
+                grade.auto_score = points.get(grade.name, 0.0)
+                grade.needs_manual_grade = r["status"] in ("flagged", "grader-error")
+        gb.db.commit()
+
+
+def write_all(out: Path, results: list[dict], info: dict, template_db: Path | None = None) -> None:
+    from .classroom import safe_name
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        r["file_stem"] = safe_name(r["student"])
+    write_csv(out / "grades.csv", results, info)
+    write_json(out / "grades.json", results, info)
+    feedback = out / "feedback"
+    if feedback.exists():
+        shutil.rmtree(feedback)
+    feedback.mkdir()
+    for r in results:
+        (feedback / f"{r['file_stem']}.html").write_text(feedback_html(r, info), encoding="utf-8")
+    png = _histograms(results, info)
+    (out / "summary.png").write_bytes(png)
+    (out / "summary.html").write_text(summary_html(results, info, png), encoding="utf-8")
+    if template_db is not None and Path(template_db).is_file():
+        write_gradebook(out / "gradebook.db", Path(template_db), results, info)

@@ -1,0 +1,61 @@
+"""The autograder's pieces that need no kernel: the static scan and the redaction of messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.grade import redact
+from autograder.guard import Guard
+from autograder.scan import scan
+
+REF = ["gptcourse.ch00_lm"]
+
+
+@pytest.mark.parametrize("code", [
+    "import gptcourse.ch00_lm",
+    "import gptcourse.ch00_lm as ref\ndef softmax(x, dim=-1):\n    return ref.softmax(x, dim)",
+    "from gptcourse.ch00_lm import softmax",
+    "from gptcourse import ch00_lm",
+    "from gptcourse import *",
+    "import importlib\nsoftmax = importlib.import_module('gptcourse.ch00_lm').softmax",
+    "softmax = __import__('gptcourse.ch00_lm', fromlist=['softmax']).softmax",
+    "name = 'gptcourse.' + 'ch0' + '0_lm'\nsoftmax = __import__(name).softmax",
+    "import gptcourse\nsoftmax = gptcourse.ch00_lm.softmax",
+    "import sys\nsoftmax = sys.modules['gptcourse.ch00_lm'].softmax",
+])
+def test_scan_finds_every_reference_import(code):
+    assert any(f.kind == "reference" for f in scan(code, REF)), code
+
+
+@pytest.mark.parametrize("code", [
+    "def softmax(logits, dim=-1):\n    e = torch.exp(logits - logits.amax(dim, keepdim=True))\n    return e / e.sum(dim, keepdim=True)",
+    "from gptcourse.checks import check_close\nimport gptcourse.ch01_seq2seq",
+    "import re\npattern = re.compile('x')\nmodel.eval()",
+])
+def test_scan_accepts_honest_code(code):
+    assert not [f for f in scan(code, REF) if f.kind in ("reference", "tamper")], scan(code, REF)
+
+
+def test_scan_flags_tampering():
+    for code in ["get_ipython().input_transformers_cleanup.append(lambda lines: [])",
+                 "import gc\ngc.get_objects()", "f = lambda: 0\nf.__globals__['x'] = 1", "import ctypes"]:
+        assert any(f.kind == "tamper" for f in scan(code, REF)), code
+
+
+def test_redaction_hides_hidden_lines():
+    hidden = ["check_close(softmax(x, dim=0), torch.softmax(x, dim=0), what=\"secret\","]
+    assert "torch.softmax(x, dim=0)" not in redact("leak: " + hidden[0] + " rest", hidden)
+    assert "[hidden test]" in redact("leak: " + hidden[0], hidden)
+
+
+def test_guard_marker_is_checked():
+    guard = Guard(REF)
+    good = guard.marker("test_a")
+    text, found = guard.take_marker("hello\n" + good + "\n", "test_a")
+    assert found and text == "hello\n"
+    forged = good.replace(good.split()[-1][:4], "0000")
+    _, found = guard.take_marker(forged + "\n", "test_a")
+    assert not found
+    _, found = guard.take_marker(good + "\n", "test_b")  # a marker of another test proves nothing
+    assert not found
+    assert Guard(REF).marker("test_a") != good  # a new secret every run
