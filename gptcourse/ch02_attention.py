@@ -1,0 +1,184 @@
+"""Chapter 2: attention (Bahdanau et al. 2015; Luong et al. 2015).
+
+Chapter 1's decoder sees the source only through one vector c = h_S. With attention it gets a
+fresh context vector at every step t, a weighted average of *all* encoder states h_1..h_S:
+
+    e_ti     = score(s_{t-1}, h_i)                          how well h_i matches what step t needs
+    alpha_ti = exp(e_ti) / sum_j exp(e_tj)                  softmax over source positions (padding masked)
+    c_t      = sum_i alpha_ti h_i                           the context vector of step t
+
+with the scores
+
+    additive (Bahdanau):  score(s, h) = v^T tanh(W_q s + W_k h)
+    dot      (Luong):     score(s, h) = s^T h
+
+Read as a soft dictionary lookup: the decoder state is the *query*, the encoder states are the
+*keys* (compared with the query) and the *values* (averaged with the weights alpha). The decoder
+step is chapter 1's, with c replaced by c_t: s_t = GRU([E_tgt[y_{t-1}]; c_t], s_{t-1}),
+logits = W_o [s_t; c_t] + b_o. (Luong et al. score the current state s_t; scoring s_{t-1}, as
+Bahdanau et al. do, lets both scores share one decoder.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .ch01_seq2seq import DecoderStep, Encoder, TrainConfig, train
+from .translation_task import TranslationTask, Vocab
+
+
+@dataclass
+class AttentionConfig:
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_emb: int = 32
+    d_hidden: int = 64
+    d_attn: int = 64         # size of the additive score's hidden layer (W_q s + W_k h)
+    score: str = "additive"  # or "dot"
+    pad_id: int = Vocab.pad_id
+
+
+def soft_lookup(query, keys, values):
+    """A dictionary lookup made differentiable: softmax(keys . query)-weighted average of the values.
+
+    query (H,), keys (S, H), values (S, D) -> (D,). A Python dict returns the value whose key
+    *equals* the query; this returns a blend, weighted by how well each key matches.
+    """
+    weights = torch.softmax(keys @ query, dim=0)
+    return weights @ values
+
+
+def dot_score(query, keys):
+    """e_i = s^T h_i for every source position: query (B, H), keys (B, S, H) -> scores (B, S)."""
+    return torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)
+
+
+class AdditiveScore(nn.Module):
+    """e_i = v^T tanh(W_q s + W_k h_i) (Bahdanau et al. 2015): query (B, Hq), keys (B, S, Hk) -> (B, S)."""
+
+    def __init__(self, d_query, d_key, d_attn):
+        super().__init__()
+        self.W_q = nn.Linear(d_query, d_attn, bias=False)
+        self.W_k = nn.Linear(d_key, d_attn, bias=False)
+        self.v = nn.Linear(d_attn, 1, bias=False)
+
+    def forward(self, query, keys):
+        hidden = torch.tanh(self.W_q(query).unsqueeze(1) + self.W_k(keys))
+        return self.v(hidden).squeeze(-1)
+
+
+def masked_softmax(scores, mask):
+    """alpha_i = exp(e_i) / sum_j exp(e_j) over the real positions; padded positions get exactly 0.
+
+    scores (B, S); mask (B, S) bool, True at real source words.
+    """
+    scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1)
+
+
+def context_vector(weights, values):
+    """c = sum_i alpha_i h_i: weights (B, S), values (B, S, H) -> (B, H)."""
+    return torch.bmm(weights.unsqueeze(1), values).squeeze(1)
+
+
+def source_mask(src_lengths, max_len):
+    """(B, S) bool mask, True at the first src_lengths[b] positions of row b."""
+    return torch.arange(max_len, device=src_lengths.device)[None, :] < src_lengths[:, None]
+
+
+class AttentionDecoderStep(nn.Module):
+    """One step with attention: c_t from s_{t-1} and the encoder states, then chapter 1's decoder step with c_t."""
+
+    def __init__(self, vocab_size, d_emb, d_hidden, d_attn, score="additive", pad_id=0):
+        super().__init__()
+        self.score = AdditiveScore(d_hidden, d_hidden, d_attn) if score == "additive" else dot_score
+        self.step = DecoderStep(vocab_size, d_emb, d_hidden, d_hidden, pad_id)
+
+    def forward(self, y_prev, s_prev, enc_states, src_mask):
+        """Returns logits (B, V), s_t (B, H) and the attention weights alpha_t (B, S)."""
+        alpha = masked_softmax(self.score(s_prev, enc_states), src_mask)
+        context = context_vector(alpha, enc_states)
+        logits, s = self.step(y_prev, s_prev, context)
+        return logits, s, alpha
+
+
+class AttentionSeq2Seq(nn.Module):
+    """Chapter 1's encoder and decoder, the decoder attending to every encoder state at every step."""
+
+    def __init__(self, config: AttentionConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config.src_vocab_size, config.d_emb, config.d_hidden, config.pad_id)
+        self.decoder = AttentionDecoderStep(config.tgt_vocab_size, config.d_emb, config.d_hidden, config.d_attn,
+                                            config.score, config.pad_id)
+
+    def encode(self, src, src_lengths):
+        """The decoder's state: (s_0 = h_S, all encoder states, the source mask, the last weights)."""
+        states, last = self.encoder(src, src_lengths)
+        return last, states, source_mask(src_lengths, src.size(1)), None
+
+    def step(self, y_prev, state):
+        s_prev, states, mask, _ = state
+        logits, s, alpha = self.decoder(y_prev, s_prev, states, mask)
+        return logits, (s, states, mask, alpha)
+
+
+@torch.no_grad()
+def greedy_decode_with_attention(model, src, src_lengths, max_len, sos_id=1, eos_id=2):
+    """Greedy decoding that also returns the attention weights: ids (B, T) and alpha (B, T, S)."""
+    state = model.encode(src, src_lengths)
+    y = torch.full((src.size(0),), sos_id, dtype=torch.long, device=src.device)
+    done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+    ids, weights = [], []
+    for _ in range(max_len):
+        logits, state = model.step(y, state)
+        y = logits.argmax(dim=-1).masked_fill(done, eos_id)
+        ids.append(y)
+        weights.append(state[3])
+        done = done | (y == eos_id)
+        if done.all():
+            break
+    return torch.stack(ids, dim=1), torch.stack(weights, dim=1)
+
+
+def alignment(model, task: TranslationTask, source_words, extra_words: int = 5):
+    """Translate one sentence; returns (predicted words, weights (len(pred)+1, len(source))) incl. the ``<eos>`` row."""
+    model.eval()
+    batch = task.collate([(list(source_words), [])])
+    device = next(model.parameters()).device
+    ids, weights = greedy_decode_with_attention(model, batch.src.to(device), batch.src_lengths.to(device),
+                                                max_len=len(source_words) + extra_words)
+    words = task.tgt_vocab.decode(ids[0])
+    return words, weights[0, : len(words) + 1].cpu()
+
+
+def build_and_train(task: TranslationTask, model_config: AttentionConfig | None = None,
+                    train_config: TrainConfig = TrainConfig(), progress: bool = True):
+    """Chapter 2's experiment: a seeded :class:`AttentionSeq2Seq` trained like chapter 1's model."""
+    torch.manual_seed(train_config.seed)
+    model_config = model_config or AttentionConfig(len(task.src_vocab), len(task.tgt_vocab))
+    model = AttentionSeq2Seq(model_config)
+    losses = train(model, task, train_config, progress=progress, desc=f"attention ({model_config.score})")
+    return model, losses
+
+
+def plot_attention(weights, source_words, target_words, ax=None, title=None):
+    """Heatmap of attention weights: one row per target word (and ``<eos>``), one column per source word."""
+    from . import style
+
+    style.use()
+    if ax is None:
+        _, ax = style.figure(figsize=(0.42 * len(source_words) + 1.6, 0.36 * len(weights) + 1.2))
+    rows = list(target_words) + ["<eos>"]
+    ax.imshow(weights[: len(rows)], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source_words)), source_words, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows[: len(weights)], fontsize=8)
+    ax.grid(False)
+    ax.set_xlabel("source (keys)")
+    ax.set_ylabel("output (queries)")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,93 @@
+"""Chapter 2's attention: scores, masking, the context vector, the attention decoder, training."""
+
+import math
+
+import pytest
+import torch
+
+from gptcourse import ch01_seq2seq as c1
+from gptcourse import ch02_attention as c2
+from gptcourse.translation_task import make_task
+
+
+@pytest.fixture(scope="module")
+def task():
+    return make_task(seed=0, n_train=3000, n_valid=60, n_test=120, n_long=60)
+
+
+def small_model(task, score="additive", seed=0):
+    torch.manual_seed(seed)
+    return c2.AttentionSeq2Seq(c2.AttentionConfig(len(task.src_vocab), len(task.tgt_vocab), d_emb=8, d_hidden=16,
+                                                  d_attn=12, score=score))
+
+
+def test_soft_lookup_blends_towards_the_matching_key():
+    keys = torch.eye(3) * 20.0
+    values = torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    torch.testing.assert_close(c2.soft_lookup(torch.tensor([0.0, 1.0, 0.0]), keys, values),
+                               torch.tensor([0.0, 1.0]), atol=1e-6, rtol=0)
+    # a query that matches no key returns the plain average
+    torch.testing.assert_close(c2.soft_lookup(torch.zeros(3), keys, values), values.mean(0))
+
+
+def test_dot_and_additive_scores_match_their_formulas():
+    torch.manual_seed(0)
+    q, k = torch.randn(2, 5), torch.randn(2, 4, 5)
+    torch.testing.assert_close(c2.dot_score(q, k), torch.einsum("bh,bsh->bs", q, k))
+    add = c2.AdditiveScore(5, 5, 7)
+    expected = torch.stack([torch.stack([add.v.weight[0] @ torch.tanh(add.W_q.weight @ q[b] + add.W_k.weight @ k[b, i])
+                                         for i in range(4)]) for b in range(2)])
+    torch.testing.assert_close(add(q, k), expected)
+
+
+def test_masked_softmax_gives_padding_zero_weight():
+    torch.manual_seed(0)
+    scores = torch.randn(3, 6) * 5
+    mask = c2.source_mask(torch.tensor([6, 2, 1]), 6)
+    assert mask.tolist()[1] == [True, True, False, False, False, False]
+    w = c2.masked_softmax(scores, mask)
+    torch.testing.assert_close(w.sum(-1), torch.ones(3))
+    assert (w[~mask] == 0).all()
+    torch.testing.assert_close(w[1, :2], torch.softmax(scores[1, :2], -1))
+    assert w[2, 0] == 1.0
+
+
+def test_context_vector_is_the_weighted_average():
+    torch.manual_seed(0)
+    values = torch.randn(2, 4, 3)
+    w = torch.softmax(torch.randn(2, 4), -1)
+    torch.testing.assert_close(c2.context_vector(w, values), (w.unsqueeze(-1) * values).sum(1))
+    onehot = torch.tensor([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    torch.testing.assert_close(c2.context_vector(onehot, values), torch.stack([values[0, 2], values[1, 0]]))
+
+
+@pytest.mark.parametrize("score", ["additive", "dot"])
+def test_attention_model_ignores_padding(task, score):
+    model = small_model(task, score)
+    b = task.collate(task.test[:3])
+    logits = c1.teacher_forcing_logits(model, b.src, b.src_lengths, b.tgt_in)
+    padded = torch.cat([b.src, torch.zeros(3, 4, dtype=torch.long)], dim=1)
+    logits_padded = c1.teacher_forcing_logits(model, padded, b.src_lengths, b.tgt_in)
+    torch.testing.assert_close(logits, logits_padded)
+    state = model.encode(b.src, b.src_lengths)
+    _, state = model.step(b.tgt_in[:, 0], state)
+    alpha = state[3]
+    torch.testing.assert_close(alpha.sum(-1), torch.ones(3))
+    assert (alpha[~c2.source_mask(b.src_lengths, b.src.size(1))] == 0).all()
+
+
+def test_greedy_decode_with_attention_agrees_with_greedy_decode(task):
+    model = small_model(task)
+    b = task.collate(task.test[:6])
+    ids, weights = c2.greedy_decode_with_attention(model, b.src, b.src_lengths, max_len=8)
+    assert torch.equal(ids, c1.greedy_decode(model, b.src, b.src_lengths, max_len=8))
+    assert weights.shape == (6, ids.size(1), b.src.size(1))
+    words, w = c2.alignment(model, task, task.test[0][0])
+    assert w.shape == (len(words) + 1, len(task.test[0][0]))
+
+
+def test_attention_trains_faster_than_it_starts(task):
+    model = small_model(task)
+    losses = c1.train(model, task, c1.TrainConfig(steps=60, batch_size=32, lr=1e-2), progress=False)
+    assert losses[0] == pytest.approx(math.log(len(task.tgt_vocab)), rel=0.2)
+    assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10
