@@ -1,0 +1,182 @@
+"""Speed of the course's GPT-2 against Hugging Face's ``GPT2LMHeadModel``, ratios measured in one run.
+
+    python bench/gpt2_speed.py [--vocab 50257] [--threads N] [--repeat 20] [--json out.json]
+
+Both models have the same config (default: 4 layers, 4 heads, d_model 128, GPT-2's vocabulary
+of 50,257 tokens, dropout 0), the same weights (the Hugging Face model's, loaded into the course
+model with the course loader), the same inputs and the same number of threads.
+
+1. **training step** (forward, cross-entropy, backward, AdamW step) on a batch of 12 x 64 tokens:
+   tokens/s of each model and their ratio; the course model's FLOP/s (6 N + 12 L T d per token,
+   N the parameters that multiply activations, including the tied output head) as a fraction of
+   the fp32 matmul peak that this run measures (a 2048 x 2048 x 2048 product); and the same step
+   under bf16 autocast where the CPU supports it, reported on its own.
+2. **generation**: greedy, batch 1, an 8-token prompt and 256 new tokens (context 512), with
+   and without the KV cache; the course's ``generate`` against Hugging Face's ``generate`` at the
+   same settings.
+
+Targets (printed as met / missed): training step >= 1.7x Hugging Face's tokens/s and >= 70 % of
+the measured peak; generation >= Hugging Face's tokens/s, with and without the cache. Absolute
+numbers depend on the machine and on whatever else runs on it; compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gptcourse.ch05_gpt2 import generate, load_gpt2, save_tiny_hf_checkpoint  # noqa: E402
+
+
+def timed(fn, repeat, warmup=3):
+    """Median seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(n=2048, repeat=5):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n**3 / timed(lambda: a @ b, repeat, warmup=2)
+
+
+def flops_per_token(config, T):
+    L, d, f, V = config.n_layers, config.d_model, config.d_ff, config.vocab_size
+    n_matmul = L * (3 * d * d + d * d + 2 * d * f) + V * d  # the blocks' matrices and the tied head
+    return 6 * n_matmul + 12 * L * T * d
+
+
+def train_step_fn(model, logits_of, idx, targets):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    V = model.config.vocab_size
+
+    def step():
+        logits = logits_of(idx)
+        loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vocab", type=int, default=50257)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--block", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=12)
+    parser.add_argument("--new-tokens", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from transformers import GPT2LMHeadModel
+
+    sizes = dict(vocab_size=args.vocab, n_embd=args.d_model, n_layer=args.layers, n_head=args.heads,
+                 initializer_range=0.02, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    results = {"threads": args.threads, "config": {**sizes, "block": args.block, "batch": args.batch}}
+    print(f"{args.layers} layers, {args.heads} heads, d_model {args.d_model}, vocab {args.vocab}, "
+          f"block {args.block}, batch {args.batch}, {args.threads} threads, torch {torch.__version__}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # ---- training step -----------------------------------------------------------------
+        folder = save_tiny_hf_checkpoint(Path(tmp) / "train", n_positions=args.block, **sizes)
+        hf = GPT2LMHeadModel.from_pretrained(folder).train()
+        ours = load_gpt2(folder).train()
+        g = torch.Generator().manual_seed(0)
+        idx = torch.randint(0, args.vocab, (args.batch, args.block), generator=g)
+        targets = torch.randint(0, args.vocab, (args.batch, args.block), generator=g)
+        tokens = args.batch * args.block
+        t_ours = timed(train_step_fn(ours, ours, idx, targets), args.repeat)
+        t_hf = timed(train_step_fn(hf, lambda x: hf(x).logits, idx, targets), args.repeat)
+        peak = matmul_peak()
+        flops = flops_per_token(ours.config, args.block) * tokens / t_ours
+        results["train"] = {"ours_tokens_per_s": tokens / t_ours, "hf_tokens_per_s": tokens / t_hf,
+                            "speedup": t_hf / t_ours, "flops_per_s": flops, "fp32_matmul_peak": peak,
+                            "fraction_of_peak": flops / peak}
+        bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        if bf16:
+            def autocast_logits(x):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return ours(x).float()
+
+            t_bf16 = timed(train_step_fn(ours, autocast_logits, idx, targets), args.repeat)
+            results["train"]["bf16_autocast_tokens_per_s"] = tokens / t_bf16
+            results["train"]["bf16_fraction_of_fp32_peak"] = flops_per_token(ours.config, args.block) * tokens / t_bf16 / peak
+
+        # ---- generation --------------------------------------------------------------------
+        n_ctx = 8 + args.new_tokens
+        folder = save_tiny_hf_checkpoint(Path(tmp) / "gen", n_positions=max(n_ctx, 512), **sizes)
+        hf = GPT2LMHeadModel.from_pretrained(folder).eval()
+        ours = load_gpt2(folder).eval()
+        prompt = torch.randint(0, args.vocab, (1, 8), generator=g)
+        gen_repeat = max(3, args.repeat // 5)
+        results["generate"] = {}
+        for use_cache in (True, False):
+            def run_ours():
+                return generate(ours, prompt, args.new_tokens, temperature=0, use_cache=use_cache)
+
+            def run_hf():
+                with torch.no_grad():
+                    return hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=args.new_tokens,
+                                       min_new_tokens=args.new_tokens, do_sample=False, use_cache=use_cache,
+                                       pad_token_id=args.vocab - 1)
+
+            same = run_ours().tolist() == run_hf().tolist()
+            t_o, t_h = timed(run_ours, gen_repeat, warmup=1), timed(run_hf, gen_repeat, warmup=1)
+            results["generate"]["cache" if use_cache else "no_cache"] = {
+                "ours_tokens_per_s": args.new_tokens / t_o, "hf_tokens_per_s": args.new_tokens / t_h,
+                "speedup": t_h / t_o, "same_tokens": same}
+        results["generate"]["cache_speedup_ours"] = (results["generate"]["cache"]["ours_tokens_per_s"]
+                                                     / results["generate"]["no_cache"]["ours_tokens_per_s"])
+
+    tr, ge = results["train"], results["generate"]
+    met = lambda ok: "met" if ok else "MISSED"  # noqa: E731
+    print("\ntraining step (forward + cross-entropy + backward + AdamW)")
+    print(f"  course GPT-2      {tr['ours_tokens_per_s']:10,.0f} tokens/s")
+    print(f"  Hugging Face      {tr['hf_tokens_per_s']:10,.0f} tokens/s")
+    print(f"  ratio             {tr['speedup']:10.2f} x      target >= 1.7x: {met(tr['speedup'] >= 1.7)}")
+    print(f"  model FLOP/s      {tr['flops_per_s'] / 1e9:10.1f} GFLOP/s of a measured fp32 matmul peak of "
+          f"{tr['fp32_matmul_peak'] / 1e9:.1f} GFLOP/s = {100 * tr['fraction_of_peak']:.0f} %   "
+          f"target >= 70 %: {met(tr['fraction_of_peak'] >= 0.7)}")
+    if "bf16_autocast_tokens_per_s" in tr:
+        print(f"  bf16 autocast     {tr['bf16_autocast_tokens_per_s']:10,.0f} tokens/s "
+              f"({100 * tr['bf16_fraction_of_fp32_peak']:.0f} % of the fp32 peak)")
+    else:
+        print("  bf16 autocast     not supported by this CPU")
+    print(f"\ngeneration (greedy, batch 1, 8-token prompt + {args.new_tokens} new tokens)")
+    for key, label in (("cache", "with KV cache"), ("no_cache", "without cache")):
+        r = ge[key]
+        print(f"  {label:14s} course {r['ours_tokens_per_s']:8,.0f} tokens/s, Hugging Face {r['hf_tokens_per_s']:8,.0f}"
+              f" tokens/s, ratio {r['speedup']:.2f} x (target >= 1: {met(r['speedup'] >= 1)}); "
+              f"same tokens: {r['same_tokens']}")
+    print(f"  the course's KV cache speed-up: {ge['cache_speedup_ours']:.1f} x")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
