@@ -1,0 +1,193 @@
+"""Chapter 6: scoring by likelihood, its batched twin, the evaluation and the shipped checkpoints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gptcourse import ch06_zeroshot as z
+from gptcourse import mini_webtext as mw
+from gptcourse.ch05_gpt2 import GPT2, GPT2Config
+
+VOCAB = ["the", "cat", "dog", "sat", "on", "mat", "log", ".", "=", "a", "b"]
+
+
+@pytest.fixture
+def tok():
+    return z.WordTokenizer(VOCAB)
+
+
+@pytest.fixture
+def bigram():
+    return z.BigramLM(len(VOCAB), seed=1)
+
+
+def closed_form(model, tok, prompt, continuation):
+    ids = tok.encode(prompt) + tok.encode(continuation)
+    logp = torch.log_softmax(model.table, dim=-1)
+    n = len(tok.encode(prompt))
+    return sum(logp[ids[t - 1], ids[t]].item() for t in range(n, len(ids)))
+
+
+def test_continuation_logprob_is_the_sum_of_the_right_token_logprobs(tok, bigram):
+    for prompt, cont in [("the", " cat"), ("the cat", " sat on the mat"), ("a b a", " b")]:
+        assert z.continuation_logprob(bigram, tok, prompt, cont) == pytest.approx(closed_form(bigram, tok, prompt, cont))
+    # the chain rule: log P(a b | p) = log P(a | p) + log P(b | p a)
+    both = z.continuation_logprob(bigram, tok, "the", " cat sat")
+    split = z.continuation_logprob(bigram, tok, "the", " cat") + z.continuation_logprob(bigram, tok, "the cat", " sat")
+    assert both == pytest.approx(split)
+    assert z.continuation_logprob(bigram, tok, "the", "") == 0.0
+    with pytest.raises(ValueError, match="at least one token"):
+        z.continuation_logprob(bigram, tok, "", " cat")
+
+
+def test_cloze_choice_scores_the_words_after_the_gap(tok):
+    model = z.BigramLM(len(VOCAB), seed=0)
+    with torch.no_grad():
+        model.table.zero_()
+        model.table[VOCAB.index("the"), VOCAB.index("cat")] = 1.0  # "cat" slightly likelier after "the"
+        model.table[VOCAB.index("dog"), VOCAB.index("sat")] = 8.0  # but only a dog sits
+    assert z.cloze_choice(model, tok, "the ___", ["dog", "cat"]) == 1
+    assert z.cloze_choice(model, tok, "the ___ sat .", ["dog", "cat"]) == 0
+    assert z.cloze_choice(model, tok, "the ___ sat .", ["cat", "dog", "mat"]) == 1
+
+
+def test_sliding_window_perplexity_of_a_bigram_model_is_the_full_perplexity(bigram):
+    ids = torch.randint(0, len(VOCAB), (50,), generator=torch.Generator().manual_seed(0))
+    logp = torch.log_softmax(bigram.table, dim=-1)
+    full = math.exp(-sum(logp[ids[t - 1], ids[t]].item() for t in range(1, 50)) / 49)
+    for window, stride in [(2, 1), (8, 3), (10, 9), (64, 10)]:
+        assert z.sliding_window_perplexity(bigram, ids, window, stride) == pytest.approx(full, rel=1e-5)
+
+
+def test_sliding_window_gives_each_token_the_right_context():
+    """PositionLM's prediction depends on where the predicting token sits in its window.
+
+    Token t (t >= 1) is scored by the first window that reaches past it: window k covers
+    [k * stride, k * stride + window), so k = max(0, (t - window) // stride + 1), and t is
+    predicted from index t - k * stride - 1 of that window.
+    """
+    V, conf = 8, 3.0
+    model = z.PositionLM(V, conf)
+    ids = torch.randint(0, 6, (40,), generator=torch.Generator().manual_seed(0)).tolist()
+    norm = math.log(math.exp(conf) + V - 1)
+    for window, stride in [(5, 2), (6, 5), (8, 1), (64, 7)]:
+        total = 0.0
+        for t in range(1, len(ids)):
+            k = max(0, (t - window) // stride + 1)
+            index = t - k * stride - 1
+            total += (conf if ids[t] == min(index, V - 1) else 0.0) - norm
+        expected = math.exp(-total / (len(ids) - 1))
+        assert z.sliding_window_perplexity(model, ids, window, stride) == pytest.approx(expected)
+    for bad in [(4, 4), (4, 0), (4, 5)]:
+        with pytest.raises(ValueError, match="stride"):
+            z.sliding_window_perplexity(model, ids, *bad)
+
+
+def test_few_shot_prompt():
+    assert z.few_shot_prompt([], "house") == "house ="
+    assert z.few_shot_prompt([("tree", "kelo"), ("sun", "tosi")], "house") == "tree = kelo\nsun = tosi\nhouse ="
+    assert z.few_shot_prompt([("a?", "b")], "c?", "Q: {x} A: {y}", sep=" | ",
+                             instruction="Answer:") == "Answer: | Q: a? A: b | Q: c? A:"
+
+
+def test_batched_scores_equal_the_one_at_a_time_ones(tok, bigram):
+    torch.manual_seed(0)
+    gpt = GPT2(GPT2Config(vocab_size=len(VOCAB), n_ctx=32, n_layers=2, n_heads=2, d_model=16, dropout=0.0)).eval()
+    items = [("the cat", [" sat", " dog", " mat"]), ("a", [" b a", " b"]), ("the dog sat on the", [" log .", " mat"])]
+    for model in (bigram, gpt):
+        got = z.score_choices(model, tok, items, batch_size=2)
+        want = [[z.continuation_logprob(model, tok, p, c) for c in cs] for p, cs in items]
+        assert got == [pytest.approx(w, abs=1e-5) for w in want]
+        lw = z.last_word_scores(model, tok, [("the cat sat on the", "mat"), ("a b", "a")])
+        assert lw[0][0] == pytest.approx(z.continuation_logprob(model, tok, "the cat sat on the", " mat"), abs=1e-5)
+    text = "the ___ sat on the mat ."
+    prompt, conts = z.cloze_requests(text, ["cat", "dog"])
+    assert prompt == "the" and conts == [" cat sat on the mat .", " dog sat on the mat ."]
+
+
+def test_batched_greedy_decoding_equals_chapter_5s_generate(tok):
+    from gptcourse.ch05_gpt2 import generate
+
+    torch.manual_seed(3)
+    gpt = GPT2(GPT2Config(vocab_size=len(VOCAB), n_ctx=32, n_layers=2, n_heads=2, d_model=16, dropout=0.0)).eval()
+    prompts = ["the cat", "a b a b a", "the dog sat on the mat ."]
+    got = z.greedy_continuations(gpt, tok, prompts, 6)
+    for prompt, new in zip(prompts, got):
+        ids = torch.tensor([tok.encode(prompt)])
+        assert new == generate(gpt, ids, 6, temperature=0)[0, ids.size(1):].tolist()
+    # a long prompt keeps only its last n_ctx - max_new_tokens tokens
+    long = " ".join(["a b"] * 20)
+    (new,) = z.greedy_continuations(gpt, tok, [long], 4, max_len=32)
+    ids = torch.tensor([tok.encode(long)[-28:]])
+    assert new == generate(gpt, ids, 4, temperature=0)[0, 28:].tolist()
+
+
+def test_last_word_greedy_flag(tok):
+    model = z.BigramLM(len(VOCAB), seed=0)
+    with torch.no_grad():
+        model.table.zero_()
+        model.table[VOCAB.index("the"), VOCAB.index("mat")] = 5.0
+    (lp_mat, g_mat), (lp_log, g_log) = z.last_word_scores(model, tok, [("on the", "mat"), ("on the", "log")])
+    assert g_mat and not g_log and lp_mat > lp_log
+
+
+def test_rouge_and_key_facts():
+    assert z.rouge1("a b c", "a b c") == 1.0
+    assert z.rouge1("x y", "a b") == 0.0
+    assert z.rouge1("a a b", "a b c d") == pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))
+    item = mw.tldr_set(1)[0]
+    facts = z.key_facts(item)
+    assert all(f" {v} " in f" {item.summary} " for v in facts.values())
+
+
+def test_few_shot_items_never_use_a_query_as_a_demonstration():
+    task = mw.translation_task()
+    queries = {x for x, _, _ in task.queries}
+    for prompt, conts in z.prompt_task_items(task, k=4, seed=3):
+        lines = prompt.split("\n")
+        assert len(lines) == 5 and lines[-1].endswith(" =")
+        assert not {line.split(" = ")[0] for line in lines[:-1]} & queries
+        assert all(c.startswith(" ") for c in conts)
+
+
+def test_training_is_deterministic():
+    tok = z.WordTokenizer(VOCAB)
+    stream = torch.randint(0, len(VOCAB), (400,), generator=torch.Generator().manual_seed(0))
+    states = []
+    for _ in range(2):
+        model, info = z.train_model("tiny", tok, stream, progress=False, steps=3, batch_size=4, seq_len=16, warmup=1)
+        states.append(model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert info["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_shipped_checkpoints_load_and_grow():
+    models, tok = z.load_models()
+    params = [info["parameters"] for _, info in models.values()]
+    assert params == sorted(params) and len(set(params)) == len(params) >= 3
+    text = "velmor is a town in dorune ."
+    assert tok.decode(tok.encode(text)) == text
+    for size, (model, info) in models.items():
+        assert model.config.vocab_size == tok.vocab_size and not model.training
+        assert info["settings"] == {**z.TRAIN_SETTINGS, **info["settings"]}
+
+
+def test_the_released_gpt2_path_runs_on_a_tiny_random_checkpoint(tmp_path, monkeypatch):
+    """Without the real weights: a random GPT-2 with the real vocabulary, saved by transformers."""
+    from gptcourse.ch05_gpt2 import save_tiny_hf_checkpoint
+
+    folder = save_tiny_hf_checkpoint(tmp_path / "tiny-gpt2", vocab_size=50257, n_positions=256, n_embd=16,
+                                     n_layer=1, n_head=2)
+    sets = mw.evaluation_sets()
+    small = {"lambada": sets["lambada"][:3], "cbt_cn": sets["cbt_cn"][:2], "cbt_ne": sets["cbt_ne"][:2],
+             "sentiment": sets["sentiment"][:4]}
+    row = z.evaluate_released_gpt2(sets=small, folder=folder)
+    assert set(row) == set(z.RELEASED_GPT2_TASKS)
+    assert all(0 <= row[k] <= 1 for k in row if k != "lambada_ppl") and row["lambada_ppl"] > 1
+    import gptcourse.ch05_gpt2 as ch05
+
+    monkeypatch.setattr(ch05, "find_gpt2_checkpoint", lambda name: None)  # no weights on this machine
+    assert z.evaluate_released_gpt2(sets=small) is None
