@@ -35,8 +35,9 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build -W -n --keep-going .
 	@echo "The site is in _build/html/index.html"
 
+# Two test workers on two cores: one BLAS/OpenMP thread each, so they never oversubscribe the CPU.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

@@ -258,7 +258,8 @@ def launch(plan: Plan, argv: list[str]) -> None:
                 applied["exposed"] = {k: sorted(v) for k, v in blocked.items()}
             for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
                 if os.path.isdir(tmp):
-                    keep = [kernel_dir] if _inside(kernel_dir, tmp) else []
+                    # the kernel's folder and, for a course checked out under /tmp, its environment stay visible
+                    keep = [path for path in [kernel_dir, *plan.expose] if _inside(path, tmp)]
                     _overmount(tmp, keep, f"mode=1777,size={plan.file_mb}m")
             applied["tmp"] = f"private tmpfs of {plan.file_mb} MiB"
         except OSError as exc:
