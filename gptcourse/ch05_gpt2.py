@@ -427,12 +427,13 @@ WEIGHTS_ENV = "GPTCOURSE_GPT2_DIR"
 
 
 def missing_weights_message(where):
-    return (f"No GPT-2 checkpoint at {where}: it needs config.json and model.safetensors (Hugging Face's layout). "
-            "The course never downloads weights by itself. With internet, download the smallest GPT-2 once "
-            "(about 550 MB) with\n"
+    return (f"No GPT-2 checkpoint in {where}.\n"
+            "A checkpoint is a folder with config.json and model.safetensors (Hugging Face's layout).\n"
+            "The course never downloads weights by itself. With internet, download the smallest\n"
+            "GPT-2 once (about 550 MB):\n"
             "    from gptcourse.ch05_gpt2 import download_gpt2\n"
-            "    folder = download_gpt2('gpt2')   # or 'gpt2-medium', 'gpt2-large', 'gpt2-xl'\n"
-            f"and pass that folder to load_gpt2, or set the environment variable {WEIGHTS_ENV} to it.")
+            "    folder = download_gpt2('gpt2')  # or 'gpt2-medium', 'gpt2-large', 'gpt2-xl'\n"
+            f"then pass the folder to load_gpt2, or set the environment variable {WEIGHTS_ENV} to it.")
 
 
 def load_gpt2(folder, dropout=0.0):

@@ -55,6 +55,7 @@ from gptcourse.ch04_gpt1 import BPETokenizer, learn_bpe, pretrain
 from gptcourse.ch05_gpt2 import GPT2, GPT2Config
 
 BLANK = mw.BLANK
+BATCH = 128  # rows per forward pass in the batched scorers: few, large passes are fastest on a CPU
 
 # ---------------------------------------------------------------------------------------------
 # 1. Scoring with a language model (the exercise)
@@ -192,7 +193,7 @@ def _device(model):
 
 
 @torch.no_grad()
-def gather_logprobs(model, rows, queries, batch_size=32):
+def gather_logprobs(model, rows, queries, batch_size=BATCH):
     """Run the model on token lists ``rows`` and read off only what is asked.
 
     ``queries[i]`` is a pair (positions, targets) of equal-length lists for row i; returns, per
@@ -224,7 +225,7 @@ def gather_logprobs(model, rows, queries, batch_size=32):
     return out
 
 
-def score_choices(model, tokenizer, items, batch_size=32):
+def score_choices(model, tokenizer, items, batch_size=BATCH):
     """Batched :func:`continuation_logprob`: ``items`` is a list of (prompt, [continuation, ...]).
 
     Returns, per item, the list of log P(continuation | prompt). When every continuation of an
@@ -259,7 +260,7 @@ def cloze_requests(text, candidates, blank=BLANK):
     return before.rstrip(), [" " + cand + after for cand in candidates]
 
 
-def last_word_scores(model, tokenizer, items, batch_size=32):
+def last_word_scores(model, tokenizer, items, batch_size=BATCH):
     """LAMBADA scores: per (context, word), log P(word | context) and whether greedy decoding gives it.
 
     ``greedy`` is True when every token of the word is the arg-max given the context and the
@@ -271,6 +272,23 @@ def last_word_scores(model, tokenizer, items, batch_size=32):
         rows.append(p + c)
         queries.append((list(range(len(p) - 1, len(p) + len(c) - 1)), c))
     return [(logp.sum().item(), bool(hit.all())) for logp, hit in gather_logprobs(model, rows, queries, batch_size)]
+
+
+def batched_perplexity(model, ids, window, stride, batch_size=BATCH):
+    """:func:`sliding_window_perplexity` with its windows run in batches: the same windows, the same value."""
+    if not 0 < stride < window:
+        raise ValueError(f"need 0 < stride < window, got stride={stride}, window={window}")
+    ids = [int(i) for i in ids]
+    rows, queries, next_to_score, start = [], [], 1, 0
+    while next_to_score < len(ids):
+        chunk = ids[start : start + window]
+        targets = range(next_to_score, start + len(chunk))
+        rows.append(chunk)
+        queries.append(([t - start - 1 for t in targets], [ids[t] for t in targets]))
+        next_to_score = start + len(chunk)
+        start += stride
+    got = gather_logprobs(model, rows, queries, batch_size)
+    return math.exp(-sum(logp.sum().item() for logp, _ in got) / sum(len(q[0]) for q in queries))
 
 
 @torch.no_grad()
@@ -320,33 +338,69 @@ def _accuracy(scores, answers):
     return sum(max(range(len(s)), key=s.__getitem__) == a for s, a in zip(scores, answers)) / len(answers)
 
 
+def demonstrations_for(task, k, seed=0):
+    """The ``k`` demonstrations each query's prompt gets: drawn at random (seeded) from the pool."""
+    rng = random.Random(seed)
+    return [rng.sample(task.demonstrations, k) if k else [] for _ in task.queries]
+
+
 def prompt_task_items(task, k=0, seed=0, instruction=None):
     """(prompt, continuations) for every query of a :class:`~gptcourse.mini_webtext.PromptTask`, with
-    ``k`` demonstrations per prompt, drawn at random (seeded) from the task's demonstration pool."""
-    rng = random.Random(seed)
-    items = []
-    for x, candidates, _ in task.queries:
-        shots = rng.sample(task.demonstrations, k) if k else []
-        prompt = few_shot_prompt(shots, x, task.template, instruction=instruction)
-        items.append((prompt, [" " + c for c in candidates]))
-    return items
+    ``k`` demonstrations per prompt (:func:`demonstrations_for`)."""
+    return [(few_shot_prompt(shots, x, task.template, instruction=instruction), [" " + c for c in candidates])
+            for (x, candidates, _), shots in zip(task.queries, demonstrations_for(task, k, seed))]
 
 
-def few_shot_accuracy(model, tokenizer, task, k, seed=0, instruction=None, batch_size=32):
+def qa_confusions(model, tokenizer, task, k, seed=0, batch_size=BATCH):
+    """Why few-shot QA goes wrong: how many wrong answers are the asked fact of a town in the demonstrations.
+
+    Returns (wrong, from_demonstration_towns, expected), where ``expected`` is how many would be,
+    on average, if each wrong answer were a uniformly random wrong candidate.
+    """
+    w = mw.world()
+    attribute = {question.split("{name}")[0]: attr for question, attr in mw.QA_TEMPLATES}
+    scores = score_choices(model, tokenizer, prompt_task_items(task, k, seed), batch_size)
+    wrong = hits = 0
+    expected = 0.0
+    for s, (x, candidates, answer), shots in zip(scores, task.queries, demonstrations_for(task, k, seed)):
+        guess = max(range(len(s)), key=s.__getitem__)
+        if guess == answer:
+            continue
+        attr = next(a for prefix, a in attribute.items() if x.startswith(prefix))
+        towns = [t for t in w.towns if any(f" {t.name} " in f" {q} " for q, _ in shots)]
+        theirs = {getattr(t, attr) for t in towns} - {candidates[answer]}
+        wrong += 1
+        hits += candidates[guess] in theirs
+        expected += len(theirs & set(candidates)) / (len(candidates) - 1)
+    return wrong, hits, expected
+
+
+def few_shot_curve(model, tokenizer, task, shots, seed=0, instruction=None, batch_size=BATCH):
+    """Accuracy on ``task`` with k examples in every prompt, for each k in ``shots`` (k = 0: zero-shot)."""
+    items = [item for k in shots for item in prompt_task_items(task, k, seed, instruction)]
+    scores = score_choices(model, tokenizer, items, batch_size)
+    n, answers = len(task.queries), [a for _, _, a in task.queries]
+    return [_accuracy(scores[i * n : (i + 1) * n], answers) for i in range(len(shots))]
+
+
+def few_shot_accuracy(model, tokenizer, task, k, seed=0, instruction=None, batch_size=BATCH):
     """Accuracy on ``task`` with ``k`` examples in every prompt (k = 0: zero-shot)."""
-    scores = score_choices(model, tokenizer, prompt_task_items(task, k, seed, instruction), batch_size)
-    return _accuracy(scores, [a for _, _, a in task.queries])
+    return few_shot_curve(model, tokenizer, task, [k], seed, instruction, batch_size)[0]
 
 
-def sentiment_accuracy(model, tokenizer, items, batch_size=32):
-    """Zero-shot sentiment: is P(positive word | review + prompt) > P(negative word | ...)?
+def sentiment_items(items):
+    """(prompt, continuations) for the sentiment set: every positive, then every negative word."""
+    words = [" " + w for w in mw.POSITIVE + mw.NEGATIVE]
+    return [(prompt, words) for prompt, _ in items]
+
+
+def sentiment_accuracy_from_scores(scores, items):
+    """Zero-shot sentiment: is P(a positive word | review + prompt) > P(a negative word | ...)?
 
     Each class is the set of its words (:data:`~gptcourse.mini_webtext.POSITIVE`,
     :data:`~gptcourse.mini_webtext.NEGATIVE`); a class's probability is the sum over its words,
     so the model is not penalised for preferring ``superb`` to ``good``.
     """
-    words = [" " + w for w in mw.POSITIVE + mw.NEGATIVE]
-    scores = score_choices(model, tokenizer, [(prompt, words) for prompt, _ in items], batch_size)
     n = len(mw.POSITIVE)
     correct = 0
     for s, (_, label) in zip(scores, items):
@@ -356,17 +410,18 @@ def sentiment_accuracy(model, tokenizer, items, batch_size=32):
     return correct / len(items)
 
 
-def perplexity_of_documents(model, tokenizer, docs, window, stride):
-    """Perplexity over held-out documents joined as in training, with :func:`sliding_window_perplexity`."""
+def perplexity_of_documents(model, tokenizer, docs, window, stride, batch_size=BATCH):
+    """Perplexity over held-out documents joined as in training (:func:`batched_perplexity`)."""
     ids = tokenizer.encode(f" {mw.EOT} ".join(d.text for d in docs))
-    return sliding_window_perplexity(model, ids, window, stride)
+    return batched_perplexity(model, ids, window, stride, batch_size)
 
 
-def evaluate(model, tokenizer, sets=None, window=128, stride=96, batch_size=32, tasks=None):
+def evaluate(model, tokenizer, sets=None, window=128, stride=96, batch_size=BATCH, tasks=None):
     """One row of the chapter's table: every metric of :data:`COLUMNS` (or those in ``tasks``).
 
     ``sets`` are :func:`gptcourse.mini_webtext.evaluation_sets` (computed if None). Accuracies are
-    fractions; perplexities are per token (held-out text) or per word (LAMBADA).
+    fractions; perplexities are per token (held-out text) or per word (LAMBADA). The choice tasks
+    are scored together, so that the forward passes are few and full.
     """
     sets = sets or mw.evaluation_sets()
     tasks = tasks or [key for key, _, _ in COLUMNS]
@@ -376,17 +431,27 @@ def evaluate(model, tokenizer, sets=None, window=128, stride=96, batch_size=32, 
         scores = last_word_scores(model, tokenizer, [(it.context, it.target) for it in sets["lambada"]], batch_size)
         row["lambada_ppl"] = math.exp(-sum(s for s, _ in scores) / len(scores))
         row["lambada_acc"] = sum(g for _, g in scores) / len(scores)
+    if "heldout_ppl" in tasks:
+        row["heldout_ppl"] = perplexity_of_documents(model, tokenizer, sets["heldout"], window, stride, batch_size)
+    requests = {}  # task -> its (prompt, continuations) items
     for key in ("cbt_cn", "cbt_ne"):
         if key in tasks:
-            items = [cloze_requests(it.text, it.candidates) for it in sets[key]]
-            row[key] = _accuracy(score_choices(model, tokenizer, items, batch_size), [it.answer for it in sets[key]])
-    if "heldout_ppl" in tasks:
-        row["heldout_ppl"] = perplexity_of_documents(model, tokenizer, sets["heldout"], window, stride)
+            requests[key] = [cloze_requests(it.text, it.candidates) for it in sets[key]]
     if "sentiment" in tasks:
-        row["sentiment"] = sentiment_accuracy(model, tokenizer, sets["sentiment"], batch_size)
+        requests["sentiment"] = sentiment_items(sets["sentiment"])
     for key in ("translation", "qa"):
         if key in tasks:
-            row[key] = few_shot_accuracy(model, tokenizer, sets[key], 0, batch_size=batch_size)
+            requests[key] = prompt_task_items(sets[key], 0)
+    scores = score_choices(model, tokenizer, [item for items in requests.values() for item in items], batch_size)
+    start = 0
+    for key, items in requests.items():
+        got, start = scores[start : start + len(items)], start + len(items)
+        if key == "sentiment":
+            row[key] = sentiment_accuracy_from_scores(got, sets["sentiment"])
+        elif key in ("cbt_cn", "cbt_ne"):
+            row[key] = _accuracy(got, [it.answer for it in sets[key]])
+        else:
+            row[key] = _accuracy(got, [a for _, _, a in sets[key].queries])
     return row
 
 
@@ -404,9 +469,11 @@ def chance_row(sets=None):
 def summarise(model, tokenizer, articles, hint="TL;DR:", max_new_tokens=14, stop="."):
     """Greedy continuations of each news article + newline + ``hint``, each cut after its first ``stop``.
 
-    ``hint=""`` continues the bare article (the paper's ablation without the task hint).
+    ``hint`` is one string or one per article; ``""`` continues the bare article (the paper's
+    ablation without the task hint).
     """
-    prompts = [f"local news : {a}" + (f"\n{hint}" if hint else "") for a in articles]
+    hints = [hint] * len(articles) if isinstance(hint, str) else list(hint)
+    prompts = [f"local news : {a}" + (f"\n{h}" if h else "") for a, h in zip(articles, hints)]
     n_ctx = getattr(getattr(model, "config", None), "n_ctx", None)
     out = []
     for ids in greedy_continuations(model, tokenizer, prompts, max_new_tokens, n_ctx):
@@ -432,15 +499,27 @@ def key_facts(item):
     return {"town": item.town, "event": item.event, "host": item.host}
 
 
+def summary_scores(items, summaries):
+    """Mean ROUGE-1 F1 and the fraction of the key facts (town, event, host) the summaries name."""
+    rouge = sum(rouge1(summary, item.summary) for item, summary in zip(items, summaries)) / len(items)
+    facts = sum(sum(f" {v} " in f" {summary} " for v in key_facts(item).values()) / 3
+                for item, summary in zip(items, summaries)) / len(items)
+    return {"rouge1": rouge, "facts": facts, "summaries": list(summaries)}
+
+
 def tldr_scores(model, tokenizer, items, hint="TL;DR:"):
-    """Mean ROUGE-1 F1 and the fraction of the key facts (town, event, host) each summary names."""
-    rouge, facts = 0.0, 0.0
-    outputs = summarise(model, tokenizer, [item.article for item in items], hint)
-    for item, summary in zip(items, outputs):
-        rouge += rouge1(summary, item.summary)
-        words = f" {summary} "
-        facts += sum(f" {v} " in words for v in key_facts(item).values()) / 3
-    return {"rouge1": rouge / len(items), "facts": facts / len(items), "summaries": outputs}
+    """:func:`summary_scores` of the model's summaries of ``items`` after ``hint``."""
+    return summary_scores(items, summarise(model, tokenizer, [item.article for item in items], hint))
+
+
+def tldr_experiment(model, tokenizer, items, tricky):
+    """The chapter's three TL;DR runs in one batch: ``items`` with and without the hint, ``tricky`` with it."""
+    articles = [it.article for it in items] * 2 + [it.article for it in tricky]
+    hints = ["TL;DR:"] * len(items) + [""] * len(items) + ["TL;DR:"] * len(tricky)
+    out = summarise(model, tokenizer, articles, hints)
+    n = len(items)
+    return {"hint": summary_scores(items, out[:n]), "no_hint": summary_scores(items, out[n : 2 * n]),
+            "distractor": summary_scores(tricky, out[2 * n :])}
 
 
 def random_sentences_baseline(items, n=3, seed=0):

@@ -108,6 +108,24 @@ def test_batched_scores_equal_the_one_at_a_time_ones(tok, bigram):
     assert prompt == "the" and conts == [" cat sat on the mat .", " dog sat on the mat ."]
 
 
+def test_batched_perplexity_and_evaluation_pieces_agree(tok, bigram):
+    ids = torch.randint(0, len(VOCAB), (70,), generator=torch.Generator().manual_seed(1)).tolist()
+    for model in (bigram, z.PositionLM(len(VOCAB))):
+        for window, stride in [(8, 3), (16, 15), (100, 10)]:
+            assert z.batched_perplexity(model, ids, window, stride, batch_size=3) == pytest.approx(
+                z.sliding_window_perplexity(model, ids, window, stride), rel=1e-6)
+    with pytest.raises(ValueError, match="stride"):
+        z.batched_perplexity(bigram, ids, 5, 5)
+    task = mw.PromptTask("toy", "{x} = {y}", (("a", ("b", "cat"), 0), ("cat", ("dog", "a b"), 1)),
+                         (("the", "cat"), ("dog", "mat")))
+    curve = z.few_shot_curve(bigram, tok, task, [0, 1, 2])
+    assert curve == [z.few_shot_accuracy(bigram, tok, task, k) for k in (0, 1, 2)]
+    items = z.prompt_task_items(task, 1, seed=0)
+    expect = [int(max(range(2), key=lambda j: z.continuation_logprob(bigram, tok, p, cs[j])) == a)
+              for (p, cs), (_, _, a) in zip(items, task.queries)]
+    assert curve[1] == sum(expect) / 2
+
+
 def test_batched_greedy_decoding_equals_chapter_5s_generate(tok):
     from gptcourse.ch05_gpt2 import generate
 
@@ -191,3 +209,39 @@ def test_the_released_gpt2_path_runs_on_a_tiny_random_checkpoint(tmp_path, monke
 
     monkeypatch.setattr(ch05, "find_gpt2_checkpoint", lambda name: None)  # no weights on this machine
     assert z.evaluate_released_gpt2(sets=small) is None
+
+
+def test_evaluate_matches_the_one_at_a_time_functions_on_a_shipped_model():
+    model, _ = z.load_model("small")
+    tok = z.load_tokenizer()
+    full = mw.evaluation_sets()
+    sets = {"lambada": full["lambada"][:6], "cbt_cn": full["cbt_cn"][:5], "cbt_ne": full["cbt_ne"][:5],
+            "sentiment": full["sentiment"][:6], "heldout": full["heldout"][:3],
+            "translation": mw.PromptTask("translation", full["translation"].template, full["translation"].queries[:6], ()),
+            "qa": mw.PromptTask("qa", full["qa"].template, full["qa"].queries[:6], ())}
+    row = z.evaluate(model, tok, sets, batch_size=4)
+    for key in ("cbt_cn", "cbt_ne"):
+        want = sum(z.cloze_choice(model, tok, it.text, it.candidates) == it.answer for it in sets[key]) / 5
+        assert row[key] == pytest.approx(want)
+    for key in ("translation", "qa"):
+        want = sum(max(range(len(c)), key=lambda j: z.continuation_logprob(model, tok, f"{x} =" if key == "translation"
+                                                                               else f"Q: {x} A:", " " + c[j])) == a
+                   for x, c, a in sets[key].queries) / 6
+        assert row[key] == pytest.approx(want)
+    lp = [z.continuation_logprob(model, tok, it.context, " " + it.target) for it in sets["lambada"]]
+    assert row["lambada_ppl"] == pytest.approx(math.exp(-sum(lp) / 6), rel=1e-4)
+    ids = tok.encode(f" {mw.EOT} ".join(d.text for d in sets["heldout"]))
+    assert row["heldout_ppl"] == pytest.approx(z.sliding_window_perplexity(model, ids, 128, 96), rel=1e-5)
+    assert 0 <= row["sentiment"] <= 1 and 0 <= row["lambada_acc"] <= 1
+
+
+def test_qa_confusions_counts_answers_taken_from_demonstration_towns():
+    model, _ = z.load_model("small")
+    tok = z.load_tokenizer()
+    task = mw.qa_task()
+    task = mw.PromptTask(task.name, task.template, task.queries[:12], task.demonstrations)
+    wrong, hits, expected = z.qa_confusions(model, tok, task, 0)
+    assert hits == 0 and expected == 0.0  # no demonstrations, nothing to confuse
+    wrong, hits, expected = z.qa_confusions(model, tok, task, 3)
+    assert 0 <= hits <= wrong <= 12 and 0 <= expected <= wrong
+    assert wrong == round(12 * (1 - z.few_shot_accuracy(model, tok, task, 3)))
