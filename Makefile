@@ -37,7 +37,7 @@ book: $(STAMP)
 
 # Two test workers on two cores: one BLAS/OpenMP thread each, so they never oversubscribe the CPU.
 test: $(STAMP) chromium
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
