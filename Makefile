@@ -32,7 +32,7 @@ chromium:
 	  { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build -W -n --keep-going .
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/jupyter-book build -W -n --keep-going .
 	@echo "The site is in _build/html/index.html"
 
 # Two test workers on two cores: one BLAS/OpenMP thread each, so they never oversubscribe the CPU.
