@@ -8,7 +8,7 @@ import pytest
 
 from autograder.notebooks import SOLUTION_BEGIN, nbgrader_meta, read_notebook
 
-from conftest import ASSIGNMENTS, source_notebook, toc_files
+from conftest import ASSIGNMENTS, ROOT, source_notebook, toc_files
 
 # One worker builds the book once (the session fixture `site`) for every test of the group.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
@@ -36,6 +36,9 @@ def test_no_solution_reaches_the_site(site):
             if nbgrader_meta(cell).get("solution") and SOLUTION_BEGIN in cell.source:
                 body = cell.source.split(SOLUTION_BEGIN, 1)[1].split("### END SOLUTION", 1)[0]
                 answers += [line.strip() for line in body.splitlines() if len(line.strip()) > 25]
+    # a line the student release itself shows (scaffolding around an answer) is not a solution
+    released = "".join((ROOT / "notebooks" / a).joinpath(source_notebook(a).name).read_text() for a in ASSIGNMENTS)
+    answers = [a for a in answers if a not in released]
     for path in built:
         if path.suffix in (".html", ".ipynb", ".txt", ".md", ".js"):
             text = path.read_text(errors="ignore")
