@@ -27,14 +27,18 @@ Read top to bottom:
 1. scoring (the exercise): :func:`continuation_logprob`, :func:`cloze_choice`,
    :func:`sliding_window_perplexity`, :func:`few_shot_prompt`; tiny models with known answers
    (:class:`BigramLM`, :class:`PositionLM`) and :class:`WordTokenizer` for the tests;
-2. the same scores in batches, for speed: :func:`score_choices`, :func:`last_word_scores`;
+2. the same scores in batches, for speed (tests check they equal section 1's):
+   :func:`gather_logprobs`, :func:`score_choices`, :func:`last_word_scores`,
+   :func:`batched_perplexity`, :func:`greedy_continuations`;
 3. the evaluation on mini-WebText (:mod:`gptcourse.mini_webtext`): :func:`evaluate` (the
-   Table-3-shaped row of one model), :func:`few_shot_accuracy`, :func:`summarise` and
-   :func:`rouge1` (TL;DR);
+   Table-3-shaped row of one model, columns :data:`COLUMNS`), :func:`few_shot_curve`,
+   :func:`qa_confusions`, :func:`tldr_experiment` (TL;DR summaries, :func:`rouge1`), the paper's
+   :data:`PAPER_TABLE3`, and :func:`evaluate_released_gpt2` for the real GPT-2 (never downloads);
 4. the models: chapter 5's GPT-2 at four sizes (:data:`SIZES`), trained on mini-WebText with
    chapter 4's pre-training loop and tokenised with chapter 4's BPE; :func:`train_all` makes
-   the shipped checkpoints (``python -m gptcourse.ch06_zeroshot train``), :func:`load_models`
-   loads them.
+   the shipped checkpoints (``python -m gptcourse.ch06_zeroshot train``, deterministic for a
+   given machine, torch version and thread count; the shipped ones used one thread),
+   :func:`load_models` loads them.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -292,13 +296,14 @@ def batched_perplexity(model, ids, window, stride, batch_size=BATCH):
 
 
 @torch.no_grad()
-def greedy_continuations(model, tokenizer, prompts, max_new_tokens, max_len=None):
+def greedy_continuations(model, tokenizer, prompts, max_new_tokens, max_len=None, stop_id=None):
     """Greedy decoding of several prompts at once, with the minimal interface (no cache).
 
     The prompts are right-padded into one batch; at every step each row's next token is the
     arg-max of the logits at its own last position, and is written just after it. ``max_len``
     (the model's context) keeps only the last ``max_len - max_new_tokens`` prompt tokens.
-    Returns the new token ids of each prompt.
+    Decoding ends early once every row has produced ``stop_id``. Returns the new token ids of
+    each prompt (up to ``max_new_tokens``).
     """
     device = _device(model)
     encoded = [tokenizer.encode(p) for p in prompts]
@@ -310,11 +315,16 @@ def greedy_continuations(model, tokenizer, prompts, max_new_tokens, max_len=None
         X[r, : len(e)] = torch.tensor(e)
     X, rows = X.to(device), torch.arange(len(encoded), device=device)
     ends = lengths.to(device)
-    for _ in range(max_new_tokens):
+    stopped = torch.zeros(len(encoded), dtype=torch.bool, device=device)
+    steps = 0
+    while steps < max_new_tokens and not bool(stopped.all()):
         logits = model(X[:, : int(ends.max())])
-        X[rows, ends] = logits[rows, ends - 1].argmax(-1)
-        ends = ends + 1
-    return [X[r, len(e) : len(e) + max_new_tokens].tolist() for r, e in enumerate(encoded)]
+        new = logits[rows, ends - 1].argmax(-1)
+        X[rows, ends] = new
+        if stop_id is not None:
+            stopped |= new == stop_id
+        ends, steps = ends + 1, steps + 1
+    return [X[r, len(e) : len(e) + steps].tolist() for r, e in enumerate(encoded)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,8 +485,10 @@ def summarise(model, tokenizer, articles, hint="TL;DR:", max_new_tokens=14, stop
     hints = [hint] * len(articles) if isinstance(hint, str) else list(hint)
     prompts = [f"local news : {a}" + (f"\n{h}" if h else "") for a, h in zip(articles, hints)]
     n_ctx = getattr(getattr(model, "config", None), "n_ctx", None)
+    stop_ids = tokenizer.encode(f" {stop}")
     out = []
-    for ids in greedy_continuations(model, tokenizer, prompts, max_new_tokens, n_ctx):
+    for ids in greedy_continuations(model, tokenizer, prompts, max_new_tokens, n_ctx,
+                                    stop_ids[0] if len(stop_ids) == 1 else None):
         words = tokenizer.decode(ids).split()
         out.append(" ".join(words[: words.index(stop) + 1] if stop in words else words))
     return out

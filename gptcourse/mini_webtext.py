@@ -537,7 +537,7 @@ def qa_task(seed: int = EVAL_SEED + 5) -> PromptTask:
     return PromptTask("qa", "Q: {x} A: {y}", tuple(queries), tuple(demos))
 
 
-def tldr_set(n: int = 12, seed: int = EVAL_SEED + 6, distractor: bool = False) -> list:
+def tldr_set(n: int = 10, seed: int = EVAL_SEED + 6, distractor: bool = False) -> list:
     """Held-out :class:`NewsItem` s; with ``distractor``, each also tells of last year's event (never seen in training)."""
     rng = random.Random(seed + int(distractor))
     return [news(rng, distractor) for _ in range(n)]

@@ -136,6 +136,11 @@ def test_batched_greedy_decoding_equals_chapter_5s_generate(tok):
     for prompt, new in zip(prompts, got):
         ids = torch.tensor([tok.encode(prompt)])
         assert new == generate(gpt, ids, 6, temperature=0)[0, ids.size(1):].tolist()
+    # decoding stops once every row has produced the stop token; rows keep what came after theirs
+    stop = got[0][2]
+    early = z.greedy_continuations(gpt, tok, prompts, 6, stop_id=stop)
+    assert all(e == g[: len(e)] for e, g in zip(early, got)) and len(early[0]) >= 3
+    assert all(stop in e for e in early) or len(early[0]) == 6
     # a long prompt keeps only its last n_ctx - max_new_tokens tokens
     long = " ".join(["a b"] * 20)
     (new,) = z.greedy_continuations(gpt, tok, [long], 4, max_len=32)
