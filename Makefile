@@ -49,7 +49,7 @@ check: $(STAMP)
 	$(BIN)/python -m autograder check
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 # Speed targets live here, not in unit tests: each script prints ratios against a peer measured in the same run.
 bench: $(STAMP)

@@ -3,9 +3,19 @@
 One module per chapter, read top to bottom; each implementation is written once and
 later chapters import it.
 
-- :mod:`gptcourse.ch00_lm`   softmax, the count-based language model and L1
-- :mod:`gptcourse.style`     the one plotting style every figure uses
-- :mod:`gptcourse.checks`    the assertions the exercise tests use (they explain what went wrong)
+- :mod:`gptcourse.ch00_lm`            softmax, the count-based language model and L1
+- :mod:`gptcourse.translation_task`   the toy translation task of chapters 1-3 (data, splits, metrics)
+- :mod:`gptcourse.ch01_seq2seq`       the GRU encoder-decoder, teacher forcing, greedy decoding
+- :mod:`gptcourse.ch02_attention`     additive and dot-product attention, the attention decoder
+- :mod:`gptcourse.ch03_transformer`   scaled dot-product and multi-head attention, positional encoding, the Transformer
+- :mod:`gptcourse.gpt1_data`          the toy pre-training corpus and the small labelled tasks of chapter 4
+- :mod:`gptcourse.ch04_gpt1`          GPT-1: the decoder-only model, pre-training, fine-tuning with the auxiliary LM loss
+- :mod:`gptcourse.ch05_gpt2`          GPT-2: pre-LN blocks, parameter counts, the weight loader, sampling, the KV cache
+- :mod:`gptcourse.ch05_bpe`           GPT-2's byte-level BPE tokenizer, offline
+- :mod:`gptcourse.mini_webtext`       the generated "mini-WebText" corpus and its zero-shot evaluation sets
+- :mod:`gptcourse.ch06_zeroshot`      zero-shot and few-shot evaluation by language-model likelihood
+- :mod:`gptcourse.style`              the one plotting style every figure uses
+- :mod:`gptcourse.checks`             the assertions the exercise tests use (they explain what went wrong)
 """
 
 import random

@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .translation_task import TranslationTask, Vocab
+from .translation_task import TranslationTask, Vocab, train_cached
 
 
 @dataclass
@@ -205,10 +205,18 @@ def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), pro
 
 
 def build_and_train(task: TranslationTask, model_config: Seq2SeqConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), progress: bool = True):
-    """Chapter 1's experiment in one call: a seeded :class:`Seq2Seq`, trained; returns (model, losses)."""
-    torch.manual_seed(train_config.seed)
+                    train_config: TrainConfig = TrainConfig(), progress: bool = True,
+                    reuse: bool = False):
+    """Chapter 1's experiment in one call: a seeded :class:`Seq2Seq`, trained; returns (model, losses).
+
+    ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
+    """
     model_config = model_config or Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab))
-    model = Seq2Seq(model_config)
-    losses = train(model, task, train_config, progress=progress, desc="seq2seq")
-    return model, losses
+
+    def make_model():
+        torch.manual_seed(train_config.seed)
+        return Seq2Seq(model_config)
+
+    return train_cached("ch01_seq2seq", task, make_model,
+                        lambda model: train(model, task, train_config, progress=progress, desc="seq2seq"),
+                        model_config, train_config, reuse=reuse)

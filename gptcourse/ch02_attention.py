@@ -21,13 +21,14 @@ Bahdanau et al. do, lets both scores share one decoder.)
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from .ch01_seq2seq import DecoderStep, Encoder, TrainConfig, train
-from .translation_task import TranslationTask, Vocab
+from .translation_task import TranslationTask, Vocab, train_cached
 
 
 @dataclass
@@ -156,29 +157,43 @@ def alignment(model, task: TranslationTask, source_words, extra_words: int = 5):
 
 
 def build_and_train(task: TranslationTask, model_config: AttentionConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), progress: bool = True):
-    """Chapter 2's experiment: a seeded :class:`AttentionSeq2Seq` trained like chapter 1's model."""
-    torch.manual_seed(train_config.seed)
+                    train_config: TrainConfig = TrainConfig(), progress: bool = True,
+                    reuse: bool = False):
+    """Chapter 2's experiment: a seeded :class:`AttentionSeq2Seq` trained like chapter 1's model.
+
+    ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
+    """
     model_config = model_config or AttentionConfig(len(task.src_vocab), len(task.tgt_vocab))
-    model = AttentionSeq2Seq(model_config)
-    losses = train(model, task, train_config, progress=progress, desc=f"attention ({model_config.score})")
-    return model, losses
+
+    def make_model():
+        torch.manual_seed(train_config.seed)
+        return AttentionSeq2Seq(model_config)
+
+    return train_cached("ch02_attention", task, make_model,
+                        lambda model: train(model, task, train_config, progress=progress,
+                                            desc=f"attention ({model_config.score})"),
+                        model_config, train_config, reuse=reuse)
 
 
 def plot_attention(weights, source_words, target_words, ax=None, title=None):
-    """Heatmap of attention weights: one row per target word (and ``<eos>``), one column per source word."""
+    """Heatmap of attention weights: one row per target word (and ``<eos>``), one column per source word.
+
+    A translation cut off at the length limit has no ``<eos>`` step: its weights have one row per word.
+    """
     from . import style
 
     style.use()
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().cpu().numpy()
+    rows = (list(target_words) + ["<eos>"])[: len(weights)]
     if ax is None:
-        _, ax = style.figure(figsize=(0.42 * len(source_words) + 1.6, 0.36 * len(weights) + 1.2))
-    rows = list(target_words) + ["<eos>"]
+        _, ax = style.figure(figsize=(0.42 * len(source_words) + 1.6, 0.36 * len(rows) + 1.2))
     ax.imshow(weights[: len(rows)], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(source_words)), source_words, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(len(rows)), rows[: len(weights)], fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.grid(False)
     ax.set_xlabel("source (keys)")
     ax.set_ylabel("output (queries)")
-    if title:
-        ax.set_title(title)
+    if title:  # wrapped to the width of the heatmap, so a long sentence does not shrink the figure
+        ax.set_title("\n".join(textwrap.wrap(title, width=max(40, 6 * len(source_words)))), fontsize=9)
     return ax

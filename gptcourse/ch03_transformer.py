@@ -20,7 +20,7 @@ through a positional encoding added to the word embeddings. Read top to bottom:
 
 The paper's base model is ``TransformerConfig()``'s defaults: d_model = 512, 6 + 6 layers,
 h = 8 heads, d_ff = 2048, dropout 0.1. The course trains a much smaller one on the toy translation
-task of chapters 1 and 2 (:func:`train_transformer`).
+task of chapters 1 and 2 (:func:`build_and_train`).
 
 Masks are boolean and follow :func:`torch.nn.functional.scaled_dot_product_attention`: ``True``
 marks a (query, key) pair that may attend, ``False`` one that may not.
@@ -36,7 +36,7 @@ from torch import nn
 
 from .ch01_seq2seq import TrainConfig as _RecurrentTrainConfig
 from .ch01_seq2seq import masked_cross_entropy
-from .translation_task import TranslationTask
+from .translation_task import TranslationTask, train_cached
 
 _BUDGET = _RecurrentTrainConfig()  # chapters 1-2's training budget: steps, batch size, seed
 
@@ -416,12 +416,21 @@ def small_config(task: TranslationTask, **overrides) -> TransformerConfig:
 
 
 def build_and_train(task: TranslationTask, model_config: TransformerConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), progress: bool = True):
-    """Chapter 3's experiment in one call: a seeded :class:`Transformer`, trained; returns (model, losses)."""
-    torch.manual_seed(train_config.seed)
-    model = Transformer(model_config or small_config(task))
-    losses = train(model, task, train_config, progress=progress)
-    return model, losses
+                    train_config: TrainConfig = TrainConfig(), progress: bool = True,
+                    reuse: bool = False):
+    """Chapter 3's experiment in one call: a seeded :class:`Transformer`, trained; returns (model, losses).
+
+    ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
+    """
+    model_config = model_config or small_config(task)
+
+    def make_model():
+        torch.manual_seed(train_config.seed)
+        return Transformer(model_config)
+
+    return train_cached("ch03_transformer", task, make_model,
+                        lambda model: train(model, task, train_config, progress=progress),
+                        model_config, train_config, reuse=reuse)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -226,6 +226,13 @@ class GPT2(nn.Module):
             nn.init.normal_(module.weight, std=0.02)
 
     def forward(self, idx, cache=None, last_only=False):
+        h = self.hidden(idx, cache)
+        if last_only:
+            h = h[:, -1:]
+        return F.linear(h, self.W_e.weight)  # h_n W_e^T: the head is tied to W_e
+
+    def hidden(self, idx, cache=None):
+        """LN_f(h_n): the (B, T, d) vectors that the head multiplies by W_e^T."""
         start = 0 if cache is None else cache.length
         T = idx.size(1)
         if start + T > self.config.n_ctx:
@@ -236,15 +243,74 @@ class GPT2(nn.Module):
             x = block(x, cache, layer)
         if cache is not None:
             cache.length += T
-        if last_only:
-            x = x[:, -1:]
-        return F.linear(self.ln_f(x), self.W_e.weight)  # h_n W_e^T: the head is tied to W_e
+        return self.ln_f(x)
+
+    def loss(self, idx, targets, ignore_index=-100):
+        """Mean cross-entropy -log P(targets | idx) over the positions whose target is not ``ignore_index``.
+
+        The same number as ``F.cross_entropy`` of :meth:`forward`'s logits, computed by
+        :func:`tied_head_cross_entropy` without ever holding all B x T x V logits (with GPT-2's
+        50,257 tokens they are most of a small model's training time and memory).
+        """
+        h = self.hidden(idx)
+        return tied_head_cross_entropy(h.reshape(-1, h.size(-1)), self.W_e.weight, targets.reshape(-1), ignore_index)
 
     def new_cache(self, batch_size, max_len=None):
         """An empty :class:`KVCache` for this model (on its device, in its dtype)."""
         c, p = self.config, self.W_e.weight
         return KVCache(c.n_layers, batch_size, c.n_heads, max_len or c.n_ctx, c.d_model // c.n_heads,
                        device=p.device, dtype=p.dtype)
+
+
+class _TiedHeadCrossEntropy(torch.autograd.Function):
+    """Forward *and* gradients of mean_i -log softmax(h_i W^T)[y_i], chunk by chunk of rows.
+
+    For each chunk: z = h W^T, log p = log_softmax(z), and since d loss / d z = p - onehot(y),
+    the chunk's gradients p' = (p - onehot(y)) / n give d h = p' W and d W += p'^T h at once.
+    Only one chunk of logits exists at a time; backward just scales the stored gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, h, W, targets, ignore_index, chunk):
+        valid = targets != ignore_index
+        n = int(valid.sum())
+        safe = torch.where(valid, targets, 0)
+        grad_h, grad_W = torch.empty_like(h), torch.zeros_like(W)
+        total = h.new_zeros(())
+        for start in range(0, h.size(0), chunk):
+            rows = slice(start, start + chunk)
+            h_c, y_c, ok = h[rows], safe[rows], valid[rows]
+            logp = torch.log_softmax(h_c @ W.t(), dim=1)
+            picked = logp.gather(1, y_c[:, None]).squeeze(1)
+            total -= picked[ok].sum()
+            p = logp.exp_()  # softmax, in place
+            p.scatter_add_(1, y_c[:, None], -ok[:, None].to(p.dtype))  # p - onehot(y) on the valid rows
+            if not bool(ok.all()):
+                p[~ok] = 0.0
+            p.div_(max(n, 1))
+            torch.mm(p, W, out=grad_h[rows])
+            grad_W.addmm_(p.t(), h_c)
+        ctx.save_for_backward(grad_h, grad_W)
+        return total / max(n, 1) if n else total * float("nan")
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        grad_h, grad_W = ctx.saved_tensors
+        if not bool(grad_loss == 1):
+            grad_h, grad_W = grad_h * grad_loss, grad_W * grad_loss
+        return grad_h, grad_W, None, None, None
+
+
+def tied_head_cross_entropy(h, W, targets, ignore_index=-100, chunk=128):
+    """``F.cross_entropy(h @ W.T, targets, ignore_index=ignore_index)`` for (N, d) ``h`` and (V, d) ``W``.
+
+    Equal to it (and so are its gradients) up to float rounding; faster and much smaller on a
+    large vocabulary because the (N, V) logits never exist all at once. NaN if no target is valid,
+    like ``F.cross_entropy``.
+    """
+    if h.dim() != 2 or targets.shape != h.shape[:1]:
+        raise ValueError(f"expected h (N, d) and targets (N,), got {tuple(h.shape)} and {tuple(targets.shape)}")
+    return _TiedHeadCrossEntropy.apply(h, W, targets, ignore_index, chunk)
 
 
 # ---------------------------------------------------------------------------------------------

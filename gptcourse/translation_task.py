@@ -43,6 +43,8 @@ API
 - :func:`collate` / :meth:`TranslationTask.batches`: pairs -> a padded :class:`Batch` of tensors.
 - Metrics on word lists: :func:`exact_match`, :func:`token_accuracy`, and
   :func:`accuracy_by_length` over :data:`LENGTH_BUCKETS` (plus :data:`LONG_BUCKET` for ``long``).
+- :func:`train_cached`: a trained model of chapters 1-3 kept on disk, so that chapter 3's page
+  reuses the models that chapters 1 and 2's pages trained instead of training them again.
 - :func:`evaluate`: run any ``translate_fn(list of source word lists) -> list of predicted word
   lists`` on a split and return the per-bucket table, the form every chapter plots;
   :func:`plot_accuracy_by_length` draws such tables, one line per model, on one axes.
@@ -54,8 +56,13 @@ on ``task.test`` and ``task.long`` of ``make_task(seed=0)``.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
+import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -463,3 +470,73 @@ def plot_accuracy_by_length(results: dict, metric: str = "exact_match", ax=None,
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="lower left")
     return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Trained models, kept between runs
+# ---------------------------------------------------------------------------------------------
+
+_MODULES = ("translation_task.py", "ch01_seq2seq.py", "ch02_attention.py", "ch03_transformer.py")
+
+
+def training_cache_dir() -> Path | None:
+    """``$GPTCOURSE_CACHE``, else ``~/.cache/gptcourse``; None (no caching) if it is ``off``."""
+    where = os.environ.get("GPTCOURSE_CACHE", "")
+    if where.lower() in ("off", "0", "no", "false"):
+        return None
+    return Path(where) if where else Path.home() / ".cache" / "gptcourse"
+
+
+def training_key(name: str, task: TranslationTask, *configs) -> str:
+    """A hash of everything a training run depends on: the model's name and configs, the task, the
+    code of chapters 1-3 and the torch version. Change any of them and the model is trained again."""
+    digest = hashlib.sha256(f"{name}|{task!r}|{configs!r}|{torch.__version__}".encode())
+    digest.update(repr((task.train[:3], task.test[:3])).encode())
+    here = Path(__file__).resolve().parent
+    for module in _MODULES:
+        digest.update((here / module).read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def train_cached(name: str, task: TranslationTask, make_model: Callable[[], torch.nn.Module],
+                 train_fn: Callable[[torch.nn.Module], list[float]], *configs, reuse: bool = False):
+    """``(model, losses)``: ``make_model()`` trained by ``train_fn(model)``, and kept on disk.
+
+    With ``reuse=True``, a model already kept for this very run (same :func:`training_key`) is
+    loaded instead of trained again. ``model.training_seconds`` is the wall time the training took
+    when it ran. Set ``GPTCOURSE_CACHE=off`` to keep nothing. The caller's torch random state is the
+    same afterwards either way (training or loading).
+    """
+    rng_state = torch.get_rng_state()
+    try:
+        return _train_or_load(name, task, make_model, train_fn, configs, reuse)
+    finally:
+        torch.set_rng_state(rng_state)
+
+
+def _train_or_load(name, task, make_model, train_fn, configs, reuse):
+    model = make_model()
+    folder = training_cache_dir()
+    path = folder / f"{name}-{training_key(name, task, *configs)}.pt" if folder else None
+    if reuse and path is not None and path.is_file():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(saved["state"])
+            model.training_seconds = float(saved["seconds"])
+            model.eval()
+            return model, list(saved["losses"])
+        except Exception as error:  # a damaged file: train again and overwrite it
+            warnings.warn(f"ignoring the unreadable cached model {path} ({error}); training it again")
+            model = make_model()
+    start = time.perf_counter()
+    losses = train_fn(model)
+    model.training_seconds = time.perf_counter() - start
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            torch.save({"state": model.state_dict(), "losses": losses, "seconds": model.training_seconds}, partial)
+            os.replace(partial, path)
+        except OSError as error:  # a read-only home: the run still counts, it is just not kept
+            warnings.warn(f"could not keep the trained model in {path.parent} ({error})")
+    return model, losses

@@ -13,7 +13,21 @@ from autograder.notebooks import fill_solutions, read_notebook, score
 from autograder.release import assignments
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_training_cache(tmp_path_factory):
+    """Models trained during the tests (the book build included) are kept in a fresh folder, not ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GPTCOURSE_CACHE", str(tmp_path_factory.mktemp("training-cache")))
+    yield
+    mp.undo()
+
 ASSIGNMENTS = assignments(ROOT)
+SCREENSHOTS = ROOT / "_build" / "screenshots"  # the browser tests' screenshots (look at them)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 
 def source_notebook(assignment: str) -> Path:
@@ -106,3 +120,16 @@ def site(tmp_path_factory) -> Path:
 
 def describe(scores) -> str:
     return "\n".join(f"  {s.grade_id}: {s.points}/{s.max_points} {s.error}" for s in scores)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (which downloads no browser of its own)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: `apt-get install chromium` (Debian) or run `bash .ci/run`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

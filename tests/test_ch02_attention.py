@@ -91,3 +91,17 @@ def test_attention_trains_faster_than_it_starts(task):
     losses = c1.train(model, task, c1.TrainConfig(steps=60, batch_size=32, lr=1e-2), progress=False)
     assert losses[0] == pytest.approx(math.log(len(task.tgt_vocab)), rel=0.2)
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10
+
+
+def test_plot_attention_draws_a_translation_cut_off_without_eos():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gptcourse.ch02_attention import plot_attention
+
+    source = ["fox", "helps", "horses"]
+    for words, n_rows in ((["vulpo", "helpas"], 3), (["vulpo", "helpas", "vulpo", "vulpo"], 4)):
+        weights = torch.softmax(torch.randn(n_rows, len(source)), -1)
+        ax = plot_attention(weights, source, words)  # 4 words and 4 rows: cut off, no <eos> row
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert labels == (words + ["<eos>"])[:n_rows]

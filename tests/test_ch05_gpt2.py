@@ -31,6 +31,7 @@ from gptcourse.ch05_gpt2 import (  # noqa: E402
     save_tiny_hf_checkpoint,
     top_k_filter,
     top_p_filter,
+    tied_head_cross_entropy,
 )
 
 TINY = GPT2Config(vocab_size=50, n_ctx=32, n_layers=2, n_heads=4, d_model=16, dropout=0.0)
@@ -125,6 +126,41 @@ def test_model_is_causal_and_shapes_are_right():
     assert torch.allclose(model(idx, last_only=True)[:, 0], logits[:, -1], atol=1e-6)
     with pytest.raises(ValueError, match="n_ctx=32"):
         model(torch.zeros(1, 33, dtype=torch.long))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+@pytest.mark.parametrize("ignore_some", [False, True])
+def test_tied_head_cross_entropy_equals_cross_entropy_of_the_logits(chunk, ignore_some):
+    g = torch.Generator().manual_seed(chunk)
+    h = torch.randn(30, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    W = torch.randn(50, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    y = torch.randint(0, 50, (30,), generator=g)
+    if ignore_some:
+        y[::4] = -100
+    expected = F.cross_entropy(h @ W.t(), y)
+    got = tied_head_cross_entropy(h, W, y, chunk=chunk)
+    torch.testing.assert_close(got, expected)
+    # a weight other than 1 on the loss (here 3) must scale both gradients
+    torch.testing.assert_close(torch.autograd.grad(3 * got, (h, W)), torch.autograd.grad(3 * expected, (h, W)))
+
+
+def test_tied_head_cross_entropy_with_no_valid_target_is_nan_and_checks_shapes():
+    h, W = torch.randn(4, 8), torch.randn(10, 8)
+    assert torch.isnan(tied_head_cross_entropy(h, W, torch.full((4,), -100)))
+    with pytest.raises(ValueError, match="targets"):
+        tied_head_cross_entropy(h, W, torch.zeros(5, dtype=torch.long))
+
+
+def test_model_loss_is_the_cross_entropy_of_its_logits_with_the_same_gradients():
+    torch.manual_seed(0)
+    model = GPT2(TINY)
+    idx, targets = torch.randint(0, 50, (3, 10)), torch.randint(0, 50, (3, 10))
+    expected = F.cross_entropy(model(idx).reshape(-1, 50), targets.reshape(-1))
+    expected_grads = torch.autograd.grad(expected, list(model.parameters()))
+    got = model.loss(idx, targets)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    for g_got, g_expected in zip(torch.autograd.grad(got, list(model.parameters())), expected_grads):
+        torch.testing.assert_close(g_got, g_expected, rtol=1e-4, atol=1e-6)
 
 
 def test_initialisation_scales_the_residual_projections_by_one_over_sqrt_n():

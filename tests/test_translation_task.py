@@ -131,3 +131,62 @@ def test_evaluate_perfect_and_empty_translators(task):
     long = tt.evaluate(lambda xs: [[] for _ in xs], task.long)
     assert [r["bucket"] for r in long] == [tt.bucket_label(tt.LONG_BUCKET), "all"]
     assert all(r["exact_match"] == 0.0 for r in long)
+
+
+def _tiny_run(task, calls, lr=0.1):
+    """A stand-in training run: one linear layer, three SGD steps; counts how often it really trains."""
+    def make_model():
+        torch.manual_seed(0)
+        return torch.nn.Linear(3, 2)
+
+    def train_fn(model):
+        calls.append(1)
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(3):
+            loss = model(torch.ones(1, 3)).pow(2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    return tt.train_cached("tiny", task, make_model, train_fn, {"lr": lr}, reuse=True)
+
+
+def test_train_cached_trains_once_and_reloads_the_same_model(task, tmp_path, monkeypatch):
+    monkeypatch.setenv("GPTCOURSE_CACHE", str(tmp_path))
+    calls = []
+    first, losses = _tiny_run(task, calls)
+    torch.manual_seed(5)
+    before = torch.rand(1)
+    torch.manual_seed(5)
+    again, losses_again = _tiny_run(task, calls)
+    assert torch.rand(1) == before, "loading must leave the caller's random state as training does"
+    assert calls == [1], "the second call should load the kept model, not train again"
+    assert losses_again == losses and again.training_seconds == first.training_seconds
+    assert torch.equal(again.weight, first.weight) and not torch.equal(again.weight, torch.nn.Linear(3, 2).weight)
+    _tiny_run(task, calls, lr=0.2)  # another config is another run
+    assert calls == [1, 1]
+
+
+def test_train_cached_can_be_switched_off_and_survives_a_damaged_file(task, tmp_path, monkeypatch):
+    monkeypatch.setenv("GPTCOURSE_CACHE", "off")
+    calls = []
+    _tiny_run(task, calls)
+    _tiny_run(task, calls)
+    assert calls == [1, 1]
+    monkeypatch.setenv("GPTCOURSE_CACHE", str(tmp_path))
+    _tiny_run(task, calls)
+    (kept,) = tmp_path.glob("tiny-*.pt")
+    kept.write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="unreadable"):
+        model, losses = _tiny_run(task, calls)
+    assert calls == [1, 1, 1, 1] and len(losses) == 3
+
+
+def test_the_key_changes_with_the_task_and_the_configs(task):
+    other = tt.make_task(seed=1)
+    assert tt.training_key("m", task, 1) == tt.training_key("m", task, 1)
+    assert tt.training_key("m", task, 1) != tt.training_key("m", task, 2)
+    assert tt.training_key("m", task, 1) != tt.training_key("m", other, 1)
