@@ -145,7 +145,7 @@ try:
 except OSError as exc:
     print("NET-BLOCKED", exc)"""), "graded", 5)
     snoop = f"""
-import glob, os, threading, time
+import glob, os, threading
 for path in [{str(source_dir / A / (A + '.ipynb'))!r}, {str(ROOT / 'solutions' / A / (A + '.ipynb'))!r}]:
     try:
         open(path).read()
@@ -160,15 +160,16 @@ for path in found + ["../gradebook.db"]:
     except OSError as exc:
         print("WRITE-BLOCKED", type(exc).__name__)
 print("UID", os.getuid())
-started, threads = 0, []
+started, threads, release = 0, [], threading.Event()
 threading.stack_size(64 * 1024)  # so that memory is not what stops it
 try:
-    for _ in range(3000):
-        threads.append(threading.Thread(target=time.sleep, args=(0.5,), daemon=True))
+    for _ in range(3000):  # every thread stays alive until the end: this counts threads alive at once
+        threads.append(threading.Thread(target=release.wait, args=(60,), daemon=True))
         threads[-1].start()
         started += 1
 except RuntimeError:
     pass
+release.set()
 for t in threads[:started]:
     t.join()
 print("THREADS", started)
