@@ -14,7 +14,8 @@ and a byte-level BPE vocabulary of 50,257 tokens (:mod:`gptcourse.ch05_bpe`), a 
 1. :class:`GPT2Config`, the four released sizes (:data:`GPT2_SIZES`) and
    :func:`count_parameters`, which reproduces the released checkpoints' exact counts;
 2. the model: :class:`CausalSelfAttention` (fused W_qkv projection, PyTorch's
-   ``scaled_dot_product_attention``), :class:`MLP`, the pre-LN :class:`Block`, :class:`GPT2`;
+   ``scaled_dot_product_attention``), :class:`MLP`, the pre-LN :class:`Block`, :class:`GPT2`, and
+   :func:`tied_head_cross_entropy`, its training loss computed without holding all the logits;
 3. generation: the KV cache (:class:`KVCache`, and :func:`decode_step`, one cached step written
    out), :func:`top_k_filter`, :func:`top_p_filter`, :func:`next_token` and :func:`generate`;
 4. loading Hugging Face GPT-2 checkpoints (:func:`hf_to_course_key`,
@@ -198,6 +199,7 @@ class GPT2(nn.Module):
     ``forward(idx, cache=None, last_only=False)``: token ids (B, T) -> logits (B, T, V), or
     (B, 1, V) for the last position only (all generation needs). With a :class:`KVCache` (see
     :meth:`new_cache`) the T tokens are the ones after the ``cache.length`` already cached.
+    ``loss(idx, targets)``: the mean cross-entropy of training, computed without holding all the logits.
     Initialisation: N(0, 0.02) everywhere, biases 0, and N(0, 0.02 / sqrt(2 n)) for the two
     residual projections of each block (W_o and W_2): N = 2n residual layers write into h.
     """
