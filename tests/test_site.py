@@ -57,7 +57,7 @@ def visit(browser, url: str, base: str):
 
 
 def test_every_page_works_offline(site, server, browser):
-    pages = [f"{name}.html" for name in toc_files()] + ["index.html", "genindex.html", "search.html"]
+    pages = [f"{name}.html" for name in toc_files()] + ["genindex.html", "search.html"]
     anchors: dict[str, set[str]] = {}
     links: list[tuple[str, str]] = []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -96,6 +96,15 @@ def test_every_page_works_offline(site, server, browser):
         elif fragment and target in anchors and fragment not in anchors[target]:
             failures.append(f"{rel}: link to a missing anchor {target}#{fragment}")
     assert not failures, "\n".join(failures)
+
+
+def test_the_site_root_leads_to_the_first_page(site, server, browser):
+    """index.html is a redirect (a meta refresh) to the root page of _toc.yml."""
+    page, problems = visit(browser, f"{server}/index.html", server)
+    page.wait_for_url(f"{server}/{toc_files()[0]}.html", timeout=20000)
+    page.wait_for_load_state("load")
+    assert not problems, problems
+    page.close()
 
 
 def test_dark_theme_screenshot(server, browser):
