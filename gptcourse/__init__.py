@@ -18,7 +18,11 @@ later chapters import it.
 - :mod:`gptcourse.checks`             the assertions the exercise tests use (they explain what went wrong)
 """
 
+import io
+import os
 import random
+
+from tqdm.std import tqdm as _TextBar
 
 __version__ = "0.1.0"
 
@@ -38,6 +42,35 @@ def set_seed(seed: int = 0) -> None:
         torch.manual_seed(seed)
     except ImportError:  # pragma: no cover - torch is a requirement
         pass
+
+
+class _FinalStateBar(_TextBar):
+    """A text tqdm bar that prints only its final state, once (for pages rendered once)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["file"] = io.StringIO()  # the live updates go nowhere
+        kwargs.setdefault("ascii", False)  # the final line keeps the block characters of a terminal's bar
+        super().__init__(*args, **kwargs)
+
+    def close(self):
+        final = None if self.disable else str(self)
+        super().close()
+        if final is not None:
+            print(final, flush=True)
+
+
+def progress(iterable, **kwargs):
+    """A tqdm progress bar over ``iterable``: a widget in Jupyter, text in a terminal.
+
+    On the book's pages (their build sets ``GPTCOURSE_TEXT_PROGRESS=1``) it prints only the bar's final
+    state, once, to stdout, e.g. "seq2seq: 100%|██████████| 300/300 [00:14<00:00, 21.2it/s]": a static
+    page cannot run a widget, and would show every intermediate state of a text bar as a line of its own.
+    """
+    if os.environ.get("GPTCOURSE_TEXT_PROGRESS"):
+        return _FinalStateBar(iterable, **kwargs)
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kwargs)
 
 
 def default_device() -> str:

@@ -379,7 +379,7 @@ def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), pro
     One forward pass per batch computes every target position (teacher forcing, the causal mask
     hiding the future): there is no loop over time steps. Returns the loss of every step.
     """
-    from tqdm.auto import tqdm
+    from . import progress as progress_bar
 
     torch.manual_seed(config.seed)
     device = next(model.parameters()).device
@@ -387,7 +387,7 @@ def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), pro
     losses: list[float] = []
     epoch = 0
     batches = task.batches("train", config.batch_size, shuffle=True, seed=config.seed)
-    bar = tqdm(range(config.steps), desc=desc, disable=not progress, mininterval=1.0)
+    bar = progress_bar(range(config.steps), desc=desc, disable=not progress, mininterval=1.0)
     model.train()
     for _ in bar:
         batch = next(batches, None)

@@ -475,9 +475,9 @@ def gpt1_lr(step: int, max_lr: float, warmup: int, total: int, decay: str = "cos
 def _progress(iterable, enabled: bool, desc: str):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
+    from . import progress
 
-    return tqdm(iterable, desc=desc, mininterval=1.0)
+    return progress(iterable, desc=desc, mininterval=1.0)
 
 
 def pretrain(model: GPT1, stream, steps: int, batch_size: int = 32, seq_len: int = 64, max_lr: float = 2.5e-3,

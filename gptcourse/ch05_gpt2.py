@@ -744,9 +744,9 @@ def train_recording_gradients(model, stream, steps, lr, batch_size=8, seq_len=32
     history = {"loss": [], "grad_norms": []}
     steps_iter = range(steps)
     if progress:
-        from tqdm.auto import tqdm
+        from . import progress as progress_bar
 
-        steps_iter = tqdm(steps_iter, desc=f"{type(model).__name__}, lr {lr:g}", mininterval=1.0)
+        steps_iter = progress_bar(steps_iter, desc=f"{type(model).__name__}, lr {lr:g}", mininterval=1.0)
     for _ in steps_iter:
         starts = torch.randint(0, len(stream) - seq_len - 1, (batch_size,), generator=g).tolist()
         U = torch.stack([stream[s : s + seq_len + 1] for s in starts])

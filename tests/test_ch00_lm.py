@@ -59,3 +59,22 @@ def test_checks_explain_failures():
     with pytest.raises(checks.CheckFailed, match="expected: \\('a',\\)"):
         checks.check_equal(("b",), ("a",), what="window")
     checks.check_close([1.0, 2.0], torch.tensor([1.0, 2.0 + 1e-9]), what="ok")
+
+
+def test_progress_bars_are_text_on_the_book_pages(monkeypatch, capsys):
+    import tqdm.auto
+    import tqdm.std
+
+    from gptcourse import progress
+
+    monkeypatch.delenv("GPTCOURSE_TEXT_PROGRESS", raising=False)
+    assert type(progress(range(3), disable=True)) is tqdm.auto.tqdm  # a widget in Jupyter, text elsewhere
+    monkeypatch.setenv("GPTCOURSE_TEXT_PROGRESS", "1")  # what the book's build sets
+    bar = progress(range(3), desc="steps")
+    assert isinstance(bar, tqdm.std.tqdm) and not isinstance(bar, tqdm.auto.tqdm)
+    bar.set_postfix(loss="0.5")
+    assert list(bar) == [0, 1, 2]
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("steps: 100%") and "3/3" in lines[0], out  # the final state
+    assert "\r" not in out.out and not out.err

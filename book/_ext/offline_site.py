@@ -8,11 +8,14 @@
 2. The course has no live-code (thebe) cells, so thebe's scripts are left out of the pages: they
    would point at a CDN, and Jupyter Book 1 includes their configuration twice, which is a script
    error in every browser console.
+3. Progress bars on the pages are text, not widgets (``GPTCOURSE_TEXT_PROGRESS``, read by
+   ``gptcourse.progress``): a widget would need the widget manager from a CDN to render.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -55,6 +58,9 @@ def drop_thebe(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     mathjax_es5()  # fail early, with the fix, if MathJax is missing
+    # The pages' kernels inherit this: gptcourse.progress then draws text bars, which a static page shows,
+    # instead of widgets, which it cannot run without a widget manager from a CDN.
+    os.environ["GPTCOURSE_TEXT_PROGRESS"] = "1"
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", drop_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
