@@ -25,6 +25,12 @@ def _fresh_training_cache(tmp_path_factory):
 
 ASSIGNMENTS = assignments(ROOT)
 SCREENSHOTS = ROOT / "_build" / "screenshots"  # the browser tests' screenshots (look at them)
+
+#: Every test that starts Jupyter kernels (the book build, nbgrader, the autograder, JupyterLab) runs on one
+#: pytest-xdist worker, one after the other. A kernel's ports are picked by the process that starts it, so
+#: two processes starting kernels at the same moment can pick the same port ("Address already in use", or a
+#: client that waits on the other kernel's socket until its timeout); one process at a time cannot.
+KERNELS = pytest.mark.xdist_group("kernels")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -106,7 +112,7 @@ def toc_files() -> list[str]:
 def site(tmp_path_factory) -> Path:
     """The book built once per test session, warnings as errors; the folder of its HTML.
 
-    Tests using it carry ``pytest.mark.xdist_group("book")`` so one worker builds it.
+    Tests using it carry the :data:`KERNELS` mark, so one worker builds it.
     """
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")

@@ -24,13 +24,14 @@ from autograder.collect import collect, id_regex
 from autograder.match import Rejected, reconcile
 from autograder.notebooks import fill_solutions, nbgrader_meta, read_notebook
 from autograder.release import ROOT
+from conftest import KERNELS
 
 A = "ch00-warmup"
 LIMITS = ["--cell-timeout", "5", "--timeout", "90", "--memory", "3072"]
 IS_ROOT = os.geteuid() == 0
 
 # slow (it runs kernels); one xdist worker for the whole module, so the class is graded once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("autograder-class")]
+pytestmark = [pytest.mark.slow, KERNELS]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ import pytest
 
 from autograder.notebooks import SOLUTION_BEGIN, nbgrader_meta, read_notebook
 
-from conftest import ASSIGNMENTS, ROOT, source_notebook, toc_files
+from conftest import ASSIGNMENTS, KERNELS, ROOT, source_notebook, toc_files
 
 # One worker builds the book once (the session fixture `site`) for every test of the group.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
+pytestmark = [pytest.mark.slow, KERNELS]
 
 
 def test_every_toc_page_is_rendered(site):

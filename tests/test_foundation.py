@@ -10,7 +10,9 @@ import pytest
 from autograder.__main__ import main as autograder_main
 from autograder.notebooks import NotebookError, answer_drift, check_source, execute, nbgrader_meta, read_notebook
 
-from conftest import autograde, describe, make_course, perfect_submission, source_notebook
+from conftest import KERNELS, autograde, describe, make_course, perfect_submission, source_notebook
+
+pytestmark = KERNELS  # it runs nbgrader
 
 WARMUP = "ch00-warmup"
 

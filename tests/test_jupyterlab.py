@@ -21,9 +21,9 @@ import nbformat
 import pytest
 
 from autograder.notebooks import fill_solutions, read_notebook
-from conftest import SCREENSHOTS, release_notebook, source_notebook
+from conftest import KERNELS, SCREENSHOTS, release_notebook, source_notebook
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("lab")]
+pytestmark = [pytest.mark.slow, KERNELS]
 
 ASSIGNMENT = "ch02-attention"
 RUN_ALL_SECONDS = 240  # the solved notebook trains a small model (about 30 s on two idle cores)

@@ -23,6 +23,7 @@ from autograder.notebooks import (
 from autograder.release import generate
 
 from conftest import (
+    KERNELS,
     ASSIGNMENTS,
     ROOT,
     autograde,
@@ -33,7 +34,7 @@ from conftest import (
     source_notebook,
 )
 
-pytestmark = pytest.mark.parametrize("assignment", ASSIGNMENTS)
+pytestmark = [pytest.mark.parametrize("assignment", ASSIGNMENTS), KERNELS]
 
 
 def test_source_markup_is_valid(assignment):

@@ -15,9 +15,9 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
-from conftest import SCREENSHOTS, toc_files
+from conftest import KERNELS, SCREENSHOTS, toc_files
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
+pytestmark = [pytest.mark.slow, KERNELS]
 
 
 
