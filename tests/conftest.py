@@ -13,16 +13,6 @@ from autograder.notebooks import fill_solutions, read_notebook, score
 from autograder.release import assignments
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _fresh_training_cache(tmp_path_factory):
-    """Models trained during the tests (the book build included) are kept in a fresh folder, not ~/.cache."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("GPTCOURSE_CACHE", str(tmp_path_factory.mktemp("training-cache")))
-    yield
-    mp.undo()
-
 ASSIGNMENTS = assignments(ROOT)
 SCREENSHOTS = ROOT / "_build" / "screenshots"  # the browser tests' screenshots (look at them)
 
@@ -34,6 +24,15 @@ KERNELS = pytest.mark.xdist_group("kernels")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_training_cache(tmp_path_factory):
+    """Models trained during the tests (the book build included) are kept in a fresh folder, not ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GPTCOURSE_CACHE", str(tmp_path_factory.mktemp("training-cache")))
+    yield
+    mp.undo()
 
 
 def source_notebook(assignment: str) -> Path:

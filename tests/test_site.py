@@ -20,7 +20,6 @@ from conftest import KERNELS, SCREENSHOTS, toc_files
 pytestmark = [pytest.mark.slow, KERNELS]
 
 
-
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
