@@ -182,16 +182,11 @@ def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), pro
     device = next(model.parameters()).device
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     losses: list[float] = []
-    epoch = 0
-    batches = task.batches("train", config.batch_size, shuffle=True, seed=config.seed)
+    batches = task.endless_batches("train", config.batch_size, seed=config.seed)
     bar = progress_bar(range(config.steps), desc=desc, disable=not progress, mininterval=1.0)
     model.train()
     for _ in bar:
-        batch = next(batches, None)
-        if batch is None:
-            epoch += 1
-            batches = task.batches("train", config.batch_size, shuffle=True, seed=config.seed + epoch)
-            batch = next(batches)
+        batch = next(batches)
         loss = seq2seq_loss(model, batch.to(device), model.config.pad_id)
         opt.zero_grad()
         loss.backward()

@@ -385,16 +385,11 @@ def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), pro
     device = next(model.parameters()).device
     optimizer, scheduler = noam_optimizer(model, model.config.d_model, config.warmup, config.factor)
     losses: list[float] = []
-    epoch = 0
-    batches = task.batches("train", config.batch_size, shuffle=True, seed=config.seed)
+    batches = task.endless_batches("train", config.batch_size, seed=config.seed)
     bar = progress_bar(range(config.steps), desc=desc, disable=not progress, mininterval=1.0)
     model.train()
     for _ in bar:
-        batch = next(batches, None)
-        if batch is None:
-            epoch += 1
-            batches = task.batches("train", config.batch_size, shuffle=True, seed=config.seed + epoch)
-            batch = next(batches)
+        batch = next(batches)
         batch = batch.to(device)
         loss = masked_cross_entropy(model(batch.src, batch.tgt_in), batch.tgt_out, model.config.pad_id)
         optimizer.zero_grad()

@@ -326,6 +326,13 @@ class TranslationTask:
         for i in range(0, len(pairs), batch_size):
             yield self.collate(pairs[i : i + batch_size])
 
+    def endless_batches(self, split: str = "train", batch_size: int = 64, seed: int = 0) -> Iterator[Batch]:
+        """Batches of a split without end: pass after pass, each shuffled anew (pass k with seed ``seed + k``)."""
+        epoch = 0
+        while True:
+            yield from self.batches(split, batch_size, shuffle=True, seed=seed + epoch)
+            epoch += 1
+
 
 def _sample_split(rng: random.Random, n: int, lengths: tuple[int, int], exclude: set) -> list[Pair]:
     """``n`` distinct sentences, lengths cycling through ``lengths`` so every length is equally common,

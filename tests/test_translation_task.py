@@ -190,3 +190,11 @@ def test_the_key_changes_with_the_task_and_the_configs(task):
     assert tt.training_key("m", task, 1) == tt.training_key("m", task, 1)
     assert tt.training_key("m", task, 1) != tt.training_key("m", task, 2)
     assert tt.training_key("m", task, 1) != tt.training_key("m", other, 1)
+
+
+def test_endless_batches_reshuffle_every_pass(task):
+    small = tt.TranslationTask(task.src_vocab, task.tgt_vocab, task.train[:10], [], [], [])
+    endless = small.endless_batches("train", batch_size=4, seed=3)
+    got = [next(endless).src.tolist() for _ in range(6)]  # two passes of 3 batches (4 + 4 + 2)
+    expected = [b.src.tolist() for k in (3, 4) for b in small.batches("train", 4, shuffle=True, seed=k)]
+    assert got == expected
