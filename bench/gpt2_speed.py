@@ -7,12 +7,15 @@ of 50,257 tokens, dropout 0), the same weights (the Hugging Face model's, loaded
 model with the course loader), the same inputs and the same number of threads.
 
 1. **training step** (forward, cross-entropy, backward, AdamW step) on a batch of 12 x 64 tokens:
-   tokens/s of each model and their ratio (the course model through ``GPT2.loss``, which never holds
-   all the logits at once; Hugging Face's through its logits and ``F.cross_entropy``; the course model
-   through its logits is reported too); the course model's FLOP/s (6 N + 12 L T d per token,
-   N the parameters that multiply activations, including the tied output head) as a fraction of
-   the fp32 matmul peak that this run measures (a 2048 x 2048 x 2048 product); and the same step
-   under bf16 autocast where the CPU supports it, reported on its own.
+   tokens/s of each model and their ratio (the course model through ``GPT2.loss``, which computes the
+   loss and its gradients in cache-sized slices of the logits; Hugging Face's through its logits and
+   ``F.cross_entropy``; the course model through its logits is reported too); the course model's
+   FLOP/s (6 N + 12 L T d per token, N the parameters that multiply activations, including the tied
+   output head) as a fraction of the fp32 matmul peak that this run measures (a 2048 x 2048 x 2048
+   product); and the same step under bf16 autocast where the CPU supports it, reported on its own.
+   Both models use PyTorch's fused AdamW (``fused=True``), so the optimizer, which is the same for
+   both, takes a few milliseconds of the step instead of about a tenth of it. The steps and the peak
+   are timed in turns, ``--repeat`` rounds, best of each.
 2. **generation**: greedy, batch 1, an 8-token prompt and 256 new tokens (context 512), with
    and without the KV cache; the course's ``generate`` against Hugging Face's ``generate`` at the
    same settings.
@@ -45,24 +48,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gptcourse.ch05_gpt2 import generate, load_gpt2, save_tiny_hf_checkpoint  # noqa: E402
 
 
-def timed(fn, repeat, warmup=2):
-    """The best (smallest) seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs.
+def timed(fns, repeat, warmup=1):
+    """The best (smallest) seconds of each function of the dict ``fns`` over ``repeat`` runs.
 
-    The minimum, as ``timeit`` recommends: on a shared machine the slower runs measure the others' load.
+    The functions take turns (one run of each, ``repeat`` times), so that a change in the machine's
+    load during the benchmark slows all of them alike instead of the one that happens to run then;
+    the minimum, as ``timeit`` recommends, because the slower runs measure the other jobs.
     """
-    for _ in range(warmup):
-        fn()
-    times = []
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
-def matmul_peak(n=2048, repeat=5):
+def matmul(n=2048):
+    """A function that multiplies two n x n matrices, and its FLOPs (its time gives the fp32 peak)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / timed(lambda: a @ b, repeat, warmup=2)
+    return (lambda: a @ b), 2 * n**3
 
 
 def flops_per_token(config, T):
@@ -77,7 +85,7 @@ def logits_loss(logits_of, vocab_size):
 
 
 def train_step_fn(model, loss_of, idx, targets):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
 
     def step():
         loss = loss_of(idx, targets)
@@ -122,16 +130,9 @@ def main(argv=None):
         with torch.no_grad():
             same_loss = abs(ours.loss(idx, targets).item() - logits_loss(lambda x: hf(x).logits, args.vocab)(
                 idx, targets).item())
-        t_ours = timed(train_step_fn(ours, ours.loss, idx, targets), args.repeat)
-        t_hf = timed(train_step_fn(hf, logits_loss(lambda x: hf(x).logits, args.vocab), idx, targets), args.repeat)
-        t_ours_logits = timed(train_step_fn(ours, logits_loss(ours, args.vocab), idx, targets), args.repeat)
-        peak = matmul_peak()
-        flops = flops_per_token(ours.config, args.block) * tokens / t_ours
-        results["train"] = {"ours_tokens_per_s": tokens / t_ours, "hf_tokens_per_s": tokens / t_hf,
-                            "speedup": t_hf / t_ours, "loss_difference": same_loss,
-                            "ours_logits_path_tokens_per_s": tokens / t_ours_logits,
-                            "logits_path_speedup": t_hf / t_ours_logits,
-                            "flops_per_s": flops, "fp32_matmul_peak": peak, "fraction_of_peak": flops / peak}
+        steps = {"ours": train_step_fn(ours, ours.loss, idx, targets),
+                 "hf": train_step_fn(hf, logits_loss(lambda x: hf(x).logits, args.vocab), idx, targets),
+                 "ours_logits": train_step_fn(ours, logits_loss(ours, args.vocab), idx, targets)}
         bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
         if bf16:
             def autocast_loss(x, y):
@@ -139,9 +140,20 @@ def main(argv=None):
                     h = ours.hidden(x)
                 return F.cross_entropy(F.linear(h, ours.W_e.weight).float().reshape(-1, args.vocab), y.reshape(-1))
 
-            t_bf16 = timed(train_step_fn(ours, autocast_loss, idx, targets), args.repeat)
-            results["train"]["bf16_autocast_tokens_per_s"] = tokens / t_bf16
-            results["train"]["bf16_fraction_of_fp32_peak"] = flops_per_token(ours.config, args.block) * tokens / t_bf16 / peak
+            steps["bf16"] = train_step_fn(ours, autocast_loss, idx, targets)
+        steps["peak"], peak_flops = matmul()
+        t = timed(steps, args.repeat)
+        peak = peak_flops / t["peak"]
+        model_flops = flops_per_token(ours.config, args.block) * tokens
+        results["train"] = {"ours_tokens_per_s": tokens / t["ours"], "hf_tokens_per_s": tokens / t["hf"],
+                            "speedup": t["hf"] / t["ours"], "loss_difference": same_loss,
+                            "ours_logits_path_tokens_per_s": tokens / t["ours_logits"],
+                            "logits_path_speedup": t["hf"] / t["ours_logits"],
+                            "flops_per_s": model_flops / t["ours"], "fp32_matmul_peak": peak,
+                            "fraction_of_peak": model_flops / t["ours"] / peak}
+        if bf16:
+            results["train"]["bf16_autocast_tokens_per_s"] = tokens / t["bf16"]
+            results["train"]["bf16_fraction_of_fp32_peak"] = model_flops / t["bf16"] / peak
 
         # ---- generation --------------------------------------------------------------------
         n_ctx = 8 + args.new_tokens
@@ -162,7 +174,8 @@ def main(argv=None):
 
             run_ours(8), run_hf(8)  # warm-up
             same = run_ours().tolist() == run_hf().tolist()
-            t_o, t_h = timed(run_ours, 2, warmup=0), timed(run_hf, 2, warmup=0)
+            t = timed({"ours": run_ours, "hf": run_hf}, 2, warmup=0)
+            t_o, t_h = t["ours"], t["hf"]
             results["generate"]["cache" if use_cache else "no_cache"] = {
                 "ours_tokens_per_s": args.new_tokens / t_o, "hf_tokens_per_s": args.new_tokens / t_h,
                 "speedup": t_h / t_o, "same_tokens": same}

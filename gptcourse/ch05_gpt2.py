@@ -15,7 +15,7 @@ and a byte-level BPE vocabulary of 50,257 tokens (:mod:`gptcourse.ch05_bpe`), a 
    :func:`count_parameters`, which reproduces the released checkpoints' exact counts;
 2. the model: :class:`CausalSelfAttention` (fused W_qkv projection, PyTorch's
    ``scaled_dot_product_attention``), :class:`MLP`, the pre-LN :class:`Block`, :class:`GPT2`, and
-   :func:`tied_head_cross_entropy`, its training loss computed without holding all the logits;
+   :func:`tied_head_cross_entropy`, its training loss computed in cache-sized slices of the logits;
 3. generation: the KV cache (:class:`KVCache`, and :func:`decode_step`, one cached step written
    out), :func:`top_k_filter`, :func:`top_p_filter`, :func:`next_token` and :func:`generate`;
 4. loading Hugging Face GPT-2 checkpoints (:func:`hf_to_course_key`,
@@ -199,7 +199,7 @@ class GPT2(nn.Module):
     ``forward(idx, cache=None, last_only=False)``: token ids (B, T) -> logits (B, T, V), or
     (B, 1, V) for the last position only (all generation needs). With a :class:`KVCache` (see
     :meth:`new_cache`) the T tokens are the ones after the ``cache.length`` already cached.
-    ``loss(idx, targets)``: the mean cross-entropy of training, computed without holding all the logits.
+    ``loss(idx, targets)``: the mean cross-entropy of training, the fast way (:func:`tied_head_cross_entropy`).
     Initialisation: N(0, 0.02) everywhere, biases 0, and N(0, 0.02 / sqrt(2 n)) for the two
     residual projections of each block (W_o and W_2): N = 2n residual layers write into h.
     """
@@ -251,11 +251,16 @@ class GPT2(nn.Module):
         """Mean cross-entropy -log P(targets | idx) over the positions whose target is not ``ignore_index``.
 
         The same number as ``F.cross_entropy`` of :meth:`forward`'s logits, computed by
-        :func:`tied_head_cross_entropy` without ever holding all B x T x V logits (with GPT-2's
-        50,257 tokens they are most of a small model's training time and memory).
+        :func:`tied_head_cross_entropy` (with GPT-2's 50,257 tokens the output head is most of a small
+        model's training time). The model keeps its workspace between calls.
         """
-        h = self.hidden(idx)
-        return tied_head_cross_entropy(h.reshape(-1, h.size(-1)), self.W_e.weight, targets.reshape(-1), ignore_index)
+        h = self.hidden(idx).flatten(0, -2)
+        W = self.W_e.weight
+        size = tied_head_workspace_size(h.size(0), W.size(0))
+        space = getattr(self, "_loss_workspace", None)  # kept: allocating it anew costs page faults
+        if space is None or space.numel() < size or space.dtype != h.dtype or space.device != h.device:
+            space = self._loss_workspace = h.new_empty(size)
+        return tied_head_cross_entropy(h, W, targets.reshape(-1), ignore_index, workspace=space)
 
     def new_cache(self, batch_size, max_len=None):
         """An empty :class:`KVCache` for this model (on its device, in its dtype)."""
@@ -265,54 +270,96 @@ class GPT2(nn.Module):
 
 
 class _TiedHeadCrossEntropy(torch.autograd.Function):
-    """Forward *and* gradients of mean_i -log softmax(h_i W^T)[y_i], chunk by chunk of rows.
+    """Forward *and* gradients of mean_i -log softmax(h_i W^T)[y_i], a cache-sized slice at a time.
 
-    For each chunk: z = h W^T, log p = log_softmax(z), and since d loss / d z = p - onehot(y),
-    the chunk's gradients p' = (p - onehot(y)) / n give d h = p' W and d W += p'^T h at once.
-    Only one chunk of logits exists at a time; backward just scales the stored gradients.
+    The (N, V) logits z = h W^T are computed in slices of ``cols`` vocabulary columns, small enough
+    to stay in the CPU's cache between the matrix product that makes a slice and the softmax that
+    normalises it (one product with all 50,257 columns runs at half the speed: its output does not
+    fit). Two passes over the vocabulary, for each block of at most ``rows`` tokens:
+
+    1. for each slice s: z_s = h W_s^T, p_s = softmax(z_s) over the slice, and the slice's
+       log-sum-exp lse_s = max(z_s) - log max(p_s);
+    2. lse = logsumexp_s(lse_s) is the log of the softmax's denominator, so the probabilities are
+       p_s exp(lse_s - lse); since d loss / d z = (p - onehot(y)) / n, each slice's gradient
+       g_s gives d W_s = g_s^T h and adds g_s W_s to d h.
+
+    The loss itself is mean_i (lse_i - h_i . W[y_i]). Backward only scales the stored gradients.
+    The p_s live in ``workspace`` (rows x (V + cols) numbers), which a caller may keep between calls:
+    fresh memory that large costs the operating system's page faults on every call.
     """
 
     @staticmethod
-    def forward(ctx, h, W, targets, ignore_index, chunk):
+    def forward(ctx, h, W, targets, ignore_index, rows, cols, workspace):
         valid = targets != ignore_index
         n = int(valid.sum())
         safe = torch.where(valid, targets, 0)
-        grad_h, grad_W = torch.empty_like(h), torch.zeros_like(W)
-        total = h.new_zeros(())
-        for start in range(0, h.size(0), chunk):
-            rows = slice(start, start + chunk)
-            h_c, y_c, ok = h[rows], safe[rows], valid[rows]
-            logp = torch.log_softmax(h_c @ W.t(), dim=1)
-            picked = logp.gather(1, y_c[:, None]).squeeze(1)
-            total -= picked[ok].sum()
-            p = logp.exp_()  # softmax, in place
-            p.scatter_add_(1, y_c[:, None], -ok[:, None].to(p.dtype))  # p - onehot(y) on the valid rows
-            if not bool(ok.all()):
-                p[~ok] = 0.0
-            p.div_(max(n, 1))
-            torch.mm(p, W, out=grad_h[rows])
-            grad_W.addmm_(p.t(), h_c)
+        grad_h, grad_W = torch.zeros_like(h), torch.empty_like(W)  # the first block sets grad_W
+        lse = h.new_empty(h.size(0))
+        V = W.size(0)
+        starts = range(0, V, cols)
+        for first in range(0, h.size(0), rows):
+            block = slice(first, first + rows)
+            h_b, y_b, ok = h[block], safe[block], valid[block]
+            m = h_b.size(0)
+            z = workspace[m * V : m * (V + cols)]
+            probs = [workspace[m * start : m * min(start + cols, V)].view(m, -1) for start in starts]
+            lse_s = h.new_empty(len(starts), m)
+            for s, start in enumerate(starts):  # pass 1
+                z_s = torch.mm(h_b, W[start : start + cols].t(), out=z[: probs[s].numel()].view(m, -1))
+                torch.softmax(z_s, dim=1, out=probs[s])
+                torch.sub(z_s.amax(dim=1), probs[s].amax(dim=1).log_(), out=lse_s[s])
+            lse[block] = torch.logsumexp(lse_s, dim=0)
+            weight = ok.to(h.dtype) / max(n, 1)  # 1/n on the rows with a target, 0 on the others
+            scale = torch.exp(lse_s - lse[block]).mul_(weight)
+            for s, start in enumerate(starts):  # pass 2
+                g = probs[s].mul_(scale[s, :, None])
+                here = ((y_b >= start) & (y_b < start + cols) & ok).nonzero().squeeze(1)
+                g[here, y_b[here] - start] -= weight[here]
+                grad_W[start : start + cols].addmm_(g.t(), h_b, beta=1 if first else 0)
+                grad_h[block].addmm_(g, W[start : start + cols])
         ctx.save_for_backward(grad_h, grad_W)
-        return total / max(n, 1) if n else total * float("nan")
+        if not n:
+            return h.new_tensor(float("nan"))
+        return (lse - (h * W[safe]).sum(dim=1))[valid].sum() / n
 
     @staticmethod
     def backward(ctx, grad_loss):
         grad_h, grad_W = ctx.saved_tensors
         if not bool(grad_loss == 1):
             grad_h, grad_W = grad_h * grad_loss, grad_W * grad_loss
-        return grad_h, grad_W, None, None, None
+        return grad_h, grad_W, None, None, None, None, None
 
 
-def tied_head_cross_entropy(h, W, targets, ignore_index=-100, chunk=128):
+def tied_head_workspace_size(n_tokens, vocab_size, rows=1024, cols=1024):
+    """How many numbers :func:`tied_head_cross_entropy` needs as ``workspace`` for ``n_tokens`` rows."""
+    return min(rows, n_tokens) * (vocab_size + min(cols, vocab_size))
+
+
+def tied_head_cross_entropy(h, W, targets, ignore_index=-100, rows=1024, cols=1024, workspace=None):
     """``F.cross_entropy(h @ W.T, targets, ignore_index=ignore_index)`` for (N, d) ``h`` and (V, d) ``W``.
 
-    Equal to it (and so are its gradients) up to float rounding; faster and much smaller on a
-    large vocabulary because the (N, V) logits never exist all at once. NaN if no target is valid,
-    like ``F.cross_entropy``.
+    Equal to it (and so are its gradients) up to float rounding, and faster on a large vocabulary:
+    the logits are computed and normalised in cache-sized (``rows`` x ``cols``) slices and the
+    gradients are computed at once, so they are not written to memory and read back three times
+    (logits, log-softmax, its gradient). Holds at most ``rows`` x V probabilities, in ``workspace``
+    if given (a 1-D tensor of at least :func:`tied_head_workspace_size` numbers, h's dtype and
+    device, reused between calls; not for concurrent calls). NaN if no target is valid, like
+    ``F.cross_entropy``.
     """
-    if h.dim() != 2 or targets.shape != h.shape[:1]:
-        raise ValueError(f"expected h (N, d) and targets (N,), got {tuple(h.shape)} and {tuple(targets.shape)}")
-    return _TiedHeadCrossEntropy.apply(h, W, targets, ignore_index, chunk)
+    if h.dim() != 2 or W.dim() != 2 or targets.shape != h.shape[:1] or W.size(1) != h.size(1):
+        raise ValueError(f"expected h (N, d), W (V, d) and targets (N,), got {tuple(h.shape)}, "
+                         f"{tuple(W.shape)} and {tuple(targets.shape)}")
+    valid = targets[targets != ignore_index]
+    if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= W.size(0)):
+        raise ValueError(f"targets must be token ids in [0, {W.size(0)}) or ignore_index={ignore_index}; "
+                         f"got values from {int(valid.min())} to {int(valid.max())}")
+    size = tied_head_workspace_size(h.size(0), W.size(0), rows, cols)
+    if workspace is None:
+        workspace = h.new_empty(size)
+    elif workspace.numel() < size or workspace.dtype != h.dtype or workspace.device != h.device:
+        raise ValueError(f"workspace: expected at least {size} numbers of {h.dtype} on {h.device}, got "
+                         f"{workspace.numel()} of {workspace.dtype} on {workspace.device}")
+    return _TiedHeadCrossEntropy.apply(h, W, targets, ignore_index, rows, cols, workspace)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from gptcourse.ch05_gpt2 import (  # noqa: E402
     top_k_filter,
     top_p_filter,
     tied_head_cross_entropy,
+    tied_head_workspace_size,
 )
 
 TINY = GPT2Config(vocab_size=50, n_ctx=32, n_layers=2, n_heads=4, d_model=16, dropout=0.0)
@@ -128,17 +129,17 @@ def test_model_is_causal_and_shapes_are_right():
         model(torch.zeros(1, 33, dtype=torch.long))
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 64])
+@pytest.mark.parametrize("rows, cols", [(1, 1), (7, 9), (64, 64), (30, 50)])
 @pytest.mark.parametrize("ignore_some", [False, True])
-def test_tied_head_cross_entropy_equals_cross_entropy_of_the_logits(chunk, ignore_some):
-    g = torch.Generator().manual_seed(chunk)
+def test_tied_head_cross_entropy_equals_cross_entropy_of_the_logits(rows, cols, ignore_some):
+    g = torch.Generator().manual_seed(rows + cols)
     h = torch.randn(30, 8, dtype=torch.float64, generator=g, requires_grad=True)
     W = torch.randn(50, 8, dtype=torch.float64, generator=g, requires_grad=True)
     y = torch.randint(0, 50, (30,), generator=g)
     if ignore_some:
         y[::4] = -100
     expected = F.cross_entropy(h @ W.t(), y)
-    got = tied_head_cross_entropy(h, W, y, chunk=chunk)
+    got = tied_head_cross_entropy(h, W, y, rows=rows, cols=cols)
     torch.testing.assert_close(got, expected)
     # a weight other than 1 on the loss (here 3) must scale both gradients
     torch.testing.assert_close(torch.autograd.grad(3 * got, (h, W)), torch.autograd.grad(3 * expected, (h, W)))
@@ -149,6 +150,38 @@ def test_tied_head_cross_entropy_with_no_valid_target_is_nan_and_checks_shapes()
     assert torch.isnan(tied_head_cross_entropy(h, W, torch.full((4,), -100)))
     with pytest.raises(ValueError, match="targets"):
         tied_head_cross_entropy(h, W, torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"token ids in \[0, 10\).*from -1 to 3"):
+        tied_head_cross_entropy(h, W, torch.tensor([0, 3, -1, -100]))
+
+
+def test_tied_head_cross_entropy_reuses_a_workspace_and_refuses_a_wrong_one():
+    g = torch.Generator().manual_seed(1)
+    h, W = torch.randn(10, 8, generator=g), torch.randn(40, 8, generator=g)
+    y1, y2 = torch.randint(0, 40, (10,), generator=g), torch.randint(0, 40, (10,), generator=g)
+    size = tied_head_workspace_size(10, 40, rows=4, cols=16)
+    assert size == 4 * (40 + 16)
+    space = torch.full((size,), float("nan"))  # leftovers from an earlier call must not matter
+    for y in (y1, y2):
+        got = tied_head_cross_entropy(h, W, y, rows=4, cols=16, workspace=space)
+        torch.testing.assert_close(got, F.cross_entropy(h @ W.t(), y))
+    with pytest.raises(ValueError, match=f"workspace: expected at least {size} numbers"):
+        tied_head_cross_entropy(h, W, y1, rows=4, cols=16, workspace=space[:-1])
+    with pytest.raises(ValueError, match="workspace.*torch.float64"):
+        tied_head_cross_entropy(h.double(), W.double(), y1, rows=4, cols=16, workspace=space)
+
+
+def test_tied_head_cross_entropy_is_stable_for_large_logits_in_float32():
+    # logits of about +-1000: exp overflows unless every slice subtracts its maximum
+    g = torch.Generator().manual_seed(0)
+    h = (100 * torch.randn(40, 16, generator=g)).requires_grad_()
+    W = torch.randn(300, 16, generator=g).requires_grad_()
+    y = torch.randint(0, 300, (40,), generator=g)
+    expected = F.cross_entropy(h @ W.t(), y)
+    got = tied_head_cross_entropy(h, W, y, rows=16, cols=64)
+    assert torch.isfinite(got)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-3)
+    for ours, theirs in zip(torch.autograd.grad(got, (h, W)), torch.autograd.grad(expected, (h, W))):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
 def test_model_loss_is_the_cross_entropy_of_its_logits_with_the_same_gradients():

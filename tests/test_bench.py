@@ -1,0 +1,36 @@
+"""The benchmark scripts run and their comparisons are fair (same outputs), at a tiny size."""
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(script):
+    spec = importlib.util.spec_from_file_location(script, ROOT / "bench" / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpt2_speed_compares_equal_models(tmp_path, capsys):
+    bench = load("gpt2_speed")
+    out = tmp_path / "gpt2.json"
+    threads = torch.get_num_threads()
+    try:
+        results = bench.main(["--vocab", "300", "--layers", "2", "--heads", "2", "--d-model", "32", "--block", "16",
+                              "--batch", "2", "--new-tokens", "6", "--repeat", "1", "--threads", "1",
+                              "--json", str(out)])
+    finally:
+        torch.set_num_threads(threads)  # the script sets it for the whole process
+    assert out.exists()
+    train = results["train"]
+    assert train["loss_difference"] < 1e-5, "the two models must compute the same loss"
+    for key in ("ours_tokens_per_s", "hf_tokens_per_s", "fp32_matmul_peak", "flops_per_s"):
+        assert train[key] > 0, key
+    for key in ("cache", "no_cache"):
+        assert results["generate"][key]["same_tokens"], f"greedy generation ({key}) must give the same tokens"
+    printed = capsys.readouterr().out
+    assert "ratio" in printed and "target >= 1.7x" in printed
