@@ -293,7 +293,8 @@ class _TiedHeadCrossEntropy(torch.autograd.Function):
         valid = targets != ignore_index
         n = int(valid.sum())
         safe = torch.where(valid, targets, 0)
-        grad_h, grad_W = torch.zeros_like(h), torch.empty_like(W)  # the first block sets grad_W
+        grad_h = torch.zeros_like(h)
+        grad_W = torch.empty_like(W) if h.size(0) else torch.zeros_like(W)  # the first block sets it
         lse = h.new_empty(h.size(0))
         V = W.size(0)
         starts = range(0, V, cols)

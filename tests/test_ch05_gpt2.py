@@ -148,6 +148,9 @@ def test_tied_head_cross_entropy_equals_cross_entropy_of_the_logits(rows, cols, 
 def test_tied_head_cross_entropy_with_no_valid_target_is_nan_and_checks_shapes():
     h, W = torch.randn(4, 8), torch.randn(10, 8)
     assert torch.isnan(tied_head_cross_entropy(h, W, torch.full((4,), -100)))
+    W.requires_grad_()
+    empty = tied_head_cross_entropy(torch.randn(0, 8), W, torch.zeros(0, dtype=torch.long))
+    assert torch.isnan(empty) and torch.equal(torch.autograd.grad(empty, W)[0], torch.zeros_like(W))
     with pytest.raises(ValueError, match="targets"):
         tied_head_cross_entropy(h, W, torch.zeros(5, dtype=torch.long))
     with pytest.raises(ValueError, match=r"token ids in \[0, 10\).*from -1 to 3"):
