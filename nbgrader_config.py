@@ -9,6 +9,7 @@ An assignment is a chapter folder, e.g. ``ch00-warmup``.
 """
 
 import os
+import sys
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -28,3 +29,14 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Student code may take a while to train a small model; the autograder sets its own limits.
 c.ExecutePreprocessor.timeout = 300
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Executing notebooks with ipywidgets sometimes waits a whole cell timeout for a reply that has
+# arrived (jupyter/nbclient#312); the course's kernel client polls in slices of a second instead.
+# Where the repository's autograder package cannot be imported, nbgrader keeps its own client.
+sys.path.insert(0, ROOT)
+try:
+    from autograder.kernel_client import SlicedPollKernelClient
+except ImportError:
+    pass
+else:
+    c.AsyncKernelManager.client_factory = SlicedPollKernelClient

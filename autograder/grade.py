@@ -28,7 +28,6 @@ from pathlib import Path
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpec
-from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -36,6 +35,7 @@ from nbgrader.preprocessors import Execute
 from . import sandbox
 from .assignment import Assignment, ensure_tools_on_path, quiet
 from .guard import Guard
+from .kernel_client import SlicedPollKernelManager
 from .match import Rejected, reconcile
 from .notebooks import nbgrader_meta
 from .scan import scan
@@ -64,8 +64,9 @@ class Task:
 # The sandboxed kernel
 
 
-class SandboxKernelManager(AsyncKernelManager):
-    """An ipykernel started through :mod:`autograder.sandbox` and reached over Unix sockets."""
+class SandboxKernelManager(SlicedPollKernelManager):
+    """An ipykernel started through :mod:`autograder.sandbox` and reached over Unix sockets
+    (by a client that polls in slices: :mod:`autograder.kernel_client`)."""
 
 
 def make_kernel_manager(work: Path, plan: sandbox.Plan) -> SandboxKernelManager:

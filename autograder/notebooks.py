@@ -216,9 +216,12 @@ def execute(nb, path: str | Path, *, timeout: int = 600, allow_errors: bool = Fa
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    from autograder.kernel_client import SlicedPollKernelManager
+
     path = Path(path)
     nb = copy.deepcopy(nb)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            kernel_manager_class=SlicedPollKernelManager,
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
