@@ -258,7 +258,7 @@ class GPT2(nn.Module):
         W = self.W_e.weight
         size = tied_head_workspace_size(h.size(0), W.size(0))
         space = getattr(self, "_loss_workspace", None)  # kept: allocating it anew costs page faults
-        if space is None or space.numel() < size or space.dtype != h.dtype or space.device != h.device:
+        if not _workspace_fits(space, size, h):
             space = self._loss_workspace = h.new_empty(size)
         return tied_head_cross_entropy(h, W, targets.reshape(-1), ignore_index, workspace=space)
 
@@ -336,6 +336,12 @@ def tied_head_workspace_size(n_tokens, vocab_size, rows=1024, cols=1024):
     return min(rows, n_tokens) * (vocab_size + min(cols, vocab_size))
 
 
+def _workspace_fits(workspace, size, h):
+    """Whether ``workspace`` can serve as the workspace of ``size`` numbers for ``h``."""
+    return (workspace is not None and workspace.numel() >= size and workspace.dtype == h.dtype
+            and workspace.device == h.device)
+
+
 def tied_head_cross_entropy(h, W, targets, ignore_index=-100, rows=1024, cols=1024, workspace=None):
     """``F.cross_entropy(h @ W.T, targets, ignore_index=ignore_index)`` for (N, d) ``h`` and (V, d) ``W``.
 
@@ -357,7 +363,7 @@ def tied_head_cross_entropy(h, W, targets, ignore_index=-100, rows=1024, cols=10
     size = tied_head_workspace_size(h.size(0), W.size(0), rows, cols)
     if workspace is None:
         workspace = h.new_empty(size)
-    elif workspace.numel() < size or workspace.dtype != h.dtype or workspace.device != h.device:
+    elif not _workspace_fits(workspace, size, h):
         raise ValueError(f"workspace: expected at least {size} numbers of {h.dtype} on {h.device}, got "
                          f"{workspace.numel()} of {workspace.dtype} on {workspace.device}")
     return _TiedHeadCrossEntropy.apply(h, W, targets, ignore_index, rows, cols, workspace)
