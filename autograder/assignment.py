@@ -87,6 +87,13 @@ def _hidden_stripped(source: str) -> str:
     return "\n".join(out).rstrip()
 
 
+def _secret_lines(cells) -> list[str]:
+    """The lines of hidden tests that the student's notebook does not show anyway (a line such as
+    ``with checking(...):`` may stand in both parts of a test cell: it is no secret)."""
+    shown = {line.strip() for c in cells for line in c.release_source.splitlines()}
+    return sorted({line for c in cells if c.role == "test" for line in _hidden_lines(c.source)} - shown)
+
+
 def _hidden_lines(source: str) -> list[str]:
     lines, hidden = [], False
     for line in source.splitlines():
@@ -300,7 +307,7 @@ def prepare(name: str, source_dir: Path | None = None, cache: Path | None = None
         name=name, notebook=source_path.stem, source_path=str(source_path), fingerprint=fingerprint,
         reference_modules=refs, cells=cells, tests=tests,
         protected=sorted({n for c in cells for n in c.binds}),
-        hidden_lines=sorted({line for c in cells if c.role == "test" for line in _hidden_lines(c.source)}),
+        hidden_lines=_secret_lines(cells),
         free_sources=[c.source for c in source_nb.cells if c.cell_type == "code" and not nbgrader_meta(c)],
         template_db="" if light else str(entry / "gradebook.db"),
         release_json=nbformat.writes(release_nb if release_nb is not None else _approximate_release(source_nb, cells)),

@@ -496,7 +496,7 @@ def _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, san
             reasons = reasons or [message]
         if reasons:
             state, points = "withheld", 0.0
-            message = "no points: " + "; ".join(reasons[:3]) + \
+            message = "no points: " + "; ".join(r.rstrip(". ") for r in reasons[:3]) + \
                       ". Write the function yourself; importing the course package's reference implementation " \
                       "earns nothing."
             withheld.append(t.grade_id)
