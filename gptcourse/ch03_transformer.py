@@ -145,7 +145,8 @@ class PositionalEncoding(nn.Module):
     """x -> Dropout(x + PE[:L]) for embeddings x of shape (B, L, d_model).
 
     The table is a buffer (it moves with ``.to(device)`` but is not a parameter: nothing in it
-    is learned). The paper applies dropout to this sum.
+    is learned). The paper applies dropout to this sum. A sequence longer than ``max_len``
+    raises ``ValueError``.
     """
 
     def __init__(self, d_model, max_len=512, dropout=0.0):
@@ -154,6 +155,8 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", positional_encoding(max_len, d_model), persistent=False)
 
     def forward(self, x):
+        if x.size(1) > self.pe.size(0):
+            raise ValueError(f"x has {x.size(1)} positions, more than max_len={self.pe.size(0)}")
         return self.dropout(x + self.pe[: x.size(1)])
 
 

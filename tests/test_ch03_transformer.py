@@ -146,6 +146,9 @@ def test_positional_encoding_module_adds_the_table():
     x = randn(2, 9, 16)
     torch.testing.assert_close(pe_module(x), x + positional_encoding(9, 16))
     assert not any(True for _ in pe_module.parameters())  # nothing learned
+    pe_module(randn(1, 50, 16))  # exactly max_len positions is fine
+    with pytest.raises(ValueError, match="max_len"):
+        pe_module(randn(1, 51, 16))
 
 
 def test_pe_dot_product_depends_only_on_the_offset():
