@@ -40,8 +40,9 @@ def bytes_to_unicode():
 
     The 188 bytes that are already printable, non-space characters (``!`` ... ``~``, ``¡`` ... ``¬``,
     ``®`` ... ``ÿ``) map to themselves; the other 68 (control characters, the space, 0x7F-0xA0,
-    0xAD) map, in byte order, to the characters 256, 257, ... (``Ā``, ``ā``, ...). So the space,
-    byte 32, becomes chr(256 + 32) = ``Ġ``, and a newline (10) becomes ``Ċ``.
+    0xAD) map, in byte order, to the characters 256, 257, ... (``Ā``, ``ā``, ...): the n-th of them
+    (n = 0, 1, ...) to chr(256 + n). Bytes 0 ... 32 are the first 33 of them, so a newline (10)
+    becomes ``Ċ`` and the space (32) ``Ġ``; byte 127 (n = 33) becomes chr(289) = ``ġ``.
     """
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]

@@ -63,7 +63,7 @@ class GPT2Config:
     n_layers: int = 12
     n_heads: int = 12
     d_model: int = 768
-    d_ff: int | None = None  # the MLP's inner size; None: 4 * d_model, as in every GPT-2
+    d_ff: int | None = None  # the MLP's inner size; None: 4 * d_model, as in the four released GPT-2s
     dropout: float = 0.1
     layer_norm_eps: float = 1e-5
 
@@ -403,8 +403,10 @@ def decode_step(model, token, past=None):
 
     ``token``: (B, 1), the ids at position t, where t is the number of positions in ``past``;
     ``past``: None (t = 0) or, per block, a pair (K, V) of shape (B, h, t, d_k). Returns the
-    logits of the next token, (B, V), and the new past with t + 1 positions. The new query
-    attends to all t + 1 keys: every cached position is in its past, so no mask is needed.
+    logits of the next token, (B, V), and the new past: a new list of pairs (K, V) with t + 1
+    positions, the cached ones first; ``past`` itself is left unchanged, so two different tokens
+    can be run from the same past. The new query attends to all t + 1 keys: every cached position
+    is in its past, so no mask is needed.
     """
     t = 0 if past is None else past[0][0].size(2)
     x = model.W_e(token) + model.W_p.weight[t]
