@@ -38,7 +38,7 @@ from .guard import Guard
 from .kernel_client import SlicedPollKernelManager
 from .match import Rejected, reconcile
 from .notebooks import nbgrader_meta
-from .scan import scan
+from .scan import reference_aliases, scan
 
 #: Every status a row of grades.csv can have; README.md explains each one.
 STATUSES = ("graded", "partial", "flagged", "out-of-memory", "timeout", "kernel-died", "missing",
@@ -456,8 +456,10 @@ def _findings(rec, asg: Assignment) -> dict:
     """Static findings per answer cell and per student-added cell, mapped to the tests they affect."""
     per_test: dict[str, list[str]] = {t.grade_id: [] for t in asg.tests}
     tamper, shadow = [], []
+    aliases = reference_aliases([c.source for c in asg.cells if c.role == "locked" and c.cell_type == "code"],
+                                asg.reference_modules)
     for gid, code in rec.answers.items():
-        for f in scan(code, asg.reference_modules, set(asg.protected)):
+        for f in scan(code, asg.reference_modules, set(asg.protected), aliases):
             if f.kind == "reference":
                 for t in asg.tests:
                     if gid in t.solutions:
@@ -469,7 +471,7 @@ def _findings(rec, asg: Assignment) -> dict:
     order = [nbgrader_meta(c).get("grade_id") for c in rec.nb.cells]
     for index, code in rec.student_cells:
         later = {g for g in order[index + 1:] if g}
-        for f in scan(code, asg.reference_modules, set(asg.protected)):
+        for f in scan(code, asg.reference_modules, set(asg.protected), aliases):
             where = f"your added cell {index + 1}"
             if f.kind == "reference":
                 for t in asg.tests:

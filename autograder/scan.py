@@ -112,8 +112,27 @@ def defined_functions(source: str) -> list[str]:
         return re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", source, flags=re.M)
 
 
-def scan(source: str, references: list[str], protected: set[str] = frozenset()) -> list[Finding]:
-    """Every finding in one student code cell. ``protected``: names the instructor's cells bind."""
+def reference_aliases(sources: list[str], references: list[str]) -> set[str]:
+    """Names the instructor's cells bind to a reference module itself (``from gptcourse import ch00_lm as
+    reference``): the tests use them, and an answer cell that does is using the reference implementation."""
+    names: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(_to_python(source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {a.asname for a in node.names if a.asname and a.name in references}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names |= {a.asname or a.name for a in node.names if f"{node.module}.{a.name}" in references}
+    return names
+
+
+def scan(source: str, references: list[str], protected: set[str] = frozenset(),
+         aliases: set[str] = frozenset()) -> list[Finding]:
+    """Every finding in one student code cell. ``protected``: names the instructor's cells bind;
+    ``aliases``: those of them bound to a reference module (see :func:`reference_aliases`)."""
     references = [r for r in references if r]
     findings: list[Finding] = []
     add = lambda kind, detail, node=None: findings.append(Finding(kind, detail, getattr(node, "lineno", 0)))  # noqa: E731
@@ -166,7 +185,9 @@ def scan(source: str, references: list[str], protected: set[str] = frozenset()) 
             elif dotted in TAMPER_DOTTED:
                 add("tamper", f"uses `{dotted}`", node)
         elif isinstance(node, ast.Name):
-            if node.id in leaves:
+            if node.id in aliases and not isinstance(node.ctx, ast.Store):
+                add("reference", f"uses `{node.id}`, the course package's reference module", node)
+            elif node.id in leaves:
                 add("reference", f"uses the name `{node.id}` of the reference module", node)
             elif node.id in TAMPER_NAMES and not isinstance(node.ctx, ast.Store):
                 add("tamper", f"uses `{node.id}`", node)

@@ -6,7 +6,7 @@ import pytest
 
 from autograder.grade import redact
 from autograder.guard import Guard
-from autograder.scan import scan
+from autograder.scan import reference_aliases, scan
 
 REF = ["gptcourse.ch00_lm"]
 
@@ -34,6 +34,18 @@ def test_scan_finds_every_reference_import(code):
 ])
 def test_scan_accepts_honest_code(code):
     assert not [f for f in scan(code, REF) if f.kind in ("reference", "tamper")], scan(code, REF)
+
+
+def test_scan_flags_the_instructors_alias_of_a_reference_module():
+    """The imports cell binds `reference` for the tests; an answer that calls through it is not the student's code."""
+    instructor = ["from gptcourse import ch00_lm as reference\nfrom gptcourse.ch00_lm import CountLM, tokenize",
+                  "import gptcourse.ch00_lm as lm\nimport math"]
+    aliases = reference_aliases(instructor, REF)
+    assert aliases == {"reference", "lm"}  # not CountLM or tokenize: given helpers students may use
+    wrapper = "def softmax(logits, dim=-1):\n    return reference.softmax(logits, dim)"
+    assert [f.detail for f in scan(wrapper, REF, aliases=aliases) if f.kind == "reference"] == [
+        "uses `reference`, the course package's reference module"]
+    assert not [f for f in scan("model = CountLM(tokenize(text), k=2)", REF, aliases=aliases) if f.kind == "reference"]
 
 
 def test_scan_flags_tampering():
