@@ -284,19 +284,25 @@ def prepare(name: str, source_dir: Path | None = None, cache: Path | None = None
             sc.binds = sorted(bound_names(cell.source))
         cells.append(sc)
 
-    # A test cell checks the answer cells since the previous test cell; one right after another test
-    # cell (e.g. "train with everything you wrote") checks every answer before it.
-    tests, pending, seen = [], [], []
+    # A test cell checks the answer cells since the previous test cell. One directly below another test
+    # cell is a further part of the same task's tests (a task's points split over several cells) and checks
+    # the same answers; one after a task text of its own with no answer cell (e.g. "train with everything
+    # you wrote") checks every answer before it.
+    tests, pending, seen, previous = [], [], [], None
     for sc in cells:
         if sc.role in ("solution", "manual") and sc.cell_type == "code":
             pending.append(sc)
             seen.append(sc)
+            previous = None
         elif sc.role == "test" and sc.cell_type == "code":
-            checked = pending or list(seen)
+            checked = pending or previous or list(seen)
+            previous = checked
             tests.append(Test(grade_id=sc.grade_id, points=sc.points, visible_source=_hidden_stripped(sc.source),
                               hidden_count=len(_hidden_lines(sc.source)), solutions=[p.grade_id for p in checked],
                               required=[n for p in checked for n in p.defines]))
             pending = []
+        else:
+            previous = None
     if not tests:
         raise NotebookError(f"{source_path}: no autograded test cells")
     refs = list((source_nb.metadata.get("gptcourse") or {}).get("reference_modules") or [])

@@ -71,3 +71,12 @@ def test_guard_marker_is_checked():
     _, found = guard.take_marker(good + "\n", "test_b")  # a marker of another test proves nothing
     assert not found
     assert Guard(REF).marker("test_a") != good  # a new secret every run
+
+
+def test_a_tasks_split_test_cells_check_only_that_tasks_answers(tmp_path):
+    """Test cells directly below one another share their answers; a reference import voids only that task."""
+    from autograder.assignment import prepare
+
+    tests = {t.grade_id: t.solutions for t in prepare("ch04-gpt1", cache=tmp_path, light=True).tests}
+    assert tests["test_block"] == tests["test_block_causal"] == tests["test_block_dropout"] == ["block"]
+    assert tests["test_gpt1_init"] == ["gpt1"] and tests["test_transforms_mc"] == ["transforms"]
