@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 # nbgrader runs helper programs (alembic) by name: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install chromium book test test-fast release check lab bench clean
+.PHONY: help install chromium book book-solutions test test-fast release check lab bench clean
 
 help:
 	@echo "make book      set up .venv and build the site into _build/html"
+	@echo "make book-solutions  the solutions edition (exercises run with their answers) into _build/solutions"
 	@echo "make test      set up .venv and run every test"
 	@echo "make test-fast the unit tests only (no notebook execution, no book build)"
 	@echo "make lab       open the exercises in JupyterLab"
@@ -34,6 +35,14 @@ chromium:
 book: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/jupyter-book build -W -n --keep-going .
 	@echo "The site is in _build/html/index.html"
+
+# The solutions edition: never the default build. Every exercise page shows its notebook run with the
+# reference answers and the hidden tests (publish it after a deadline, or for self-study).
+book-solutions: $(STAMP)
+	$(BIN)/python -m autograder solutions-edition _build/solutions-src
+	GPTCOURSE_ROOT=$(CURDIR) GPTCOURSE_EDITION=solutions OMP_WAIT_POLICY=PASSIVE \
+	  $(BIN)/jupyter-book build -W -n --keep-going _build/solutions-src --path-output _build/solutions
+	@echo "The solutions edition is in _build/solutions/_build/html/index.html"
 
 # Two test workers on two cores: one BLAS/OpenMP thread each, so they never oversubscribe the CPU.
 test: $(STAMP) chromium

@@ -33,6 +33,13 @@ def _check(args) -> int:
     return 0
 
 
+def _edition(args) -> int:
+    from .edition import write_solutions_book
+
+    print(f"wrote {write_solutions_book(Path(args.out), root=args.course)}")
+    return 0
+
+
 def _course_option(parser) -> None:
     from .release import ROOT
 
@@ -104,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignments", nargs="*", help="chapter folders (default: all)")
     _course_option(p)
     p.set_defaults(run=_check)
+    p = sub.add_parser("solutions-edition", help="lay out the solutions edition's book (make book-solutions builds it)")
+    p.add_argument("out", help="folder for the book's copy, e.g. _build/solutions-src")
+    _course_option(p)
+    p.set_defaults(run=_edition)
 
     p = sub.add_parser("grade", help="grade a class's submissions of one assignment",
                        description="Grade every submission of ASSIGNMENT found in SUBMISSIONS and write grades.csv, "

@@ -15,6 +15,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from .notebooks import NotebookError, answer_drift, check_source
+from .setup_cell import with_setup_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "nbgrader_config.py"
@@ -61,17 +62,35 @@ def _shown(path: Path) -> Path:
         return path
 
 
+def sync_setup_cells(names: list[str], root: Path = ROOT) -> list[Path]:
+    """Write each source notebook's setup cell from the course's configuration; return the notebooks changed."""
+    import nbformat
+
+    changed = []
+    for name in names:
+        for path in sorted((root / "solutions" / name).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            new = with_setup_cell(nb, path.name, root)
+            if nbformat.writes(new) != nbformat.writes(nb):
+                nbformat.write(new, path)
+                changed.append(path)
+    return changed
+
+
 def generate(names: list[str] | None = None, release_dir: Path | None = None, root: Path = ROOT) -> list[Path]:
     """Write the student version of each assignment to ``release_dir/<assignment>/``.
 
-    ``release_dir`` defaults to ``notebooks/``; any other folder (used by the staleness test)
-    gets a throw-away gradebook so the course's own is not touched. Returns the notebooks written.
+    ``release_dir`` defaults to ``notebooks/``, and then the source notebooks' setup cells are first written
+    from the configuration (:func:`sync_setup_cells`); any other folder (used by the staleness test) gets a
+    throw-away gradebook so the course's own is not touched. Returns the notebooks written.
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     names = names or assignments(root)
     check_sources(names, root)
+    if release_dir is None:  # the course's own release: the setup cells follow _config.yml and the version
+        sync_setup_cells(names, root)
     config = load_config(root)
     config.CourseDirectory.root = str(root)
     scratch = None

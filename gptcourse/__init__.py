@@ -21,10 +21,38 @@ later chapters import it.
 import io
 import os
 import random
+import sys
+from importlib import metadata
 
-from tqdm.std import tqdm as _TextBar
+#: The course package's version: the one place it is written (pyproject.toml reads it from here).
+__version__ = "0.2.0"
+#: The Python and PyTorch versions the course supports (refused at import when older).
+PYTHON_MIN = (3, 10)
+TORCH_MIN = (2, 4)
 
-__version__ = "0.1.0"
+
+def _check_versions(python: tuple = tuple(sys.version_info[:2]), torch_version: str | None = None) -> None:
+    """Refuse, with the supported range, a Python or PyTorch the course does not support."""
+    if python < PYTHON_MIN:
+        raise ImportError(f"gptcourse {__version__} needs Python {PYTHON_MIN[0]}.{PYTHON_MIN[1]} or newer; "
+                          f"this is Python {python[0]}.{python[1]}.")
+    if torch_version is None:
+        try:
+            torch_version = metadata.version("torch")
+        except metadata.PackageNotFoundError:
+            raise ImportError(f"gptcourse needs PyTorch {TORCH_MIN[0]}.{TORCH_MIN[1]} or newer, and it is not "
+                              "installed: install torch for your machine (pip install torch), then "
+                              "gptcourse.") from None
+    parts = [int(p) for p in torch_version.split("+")[0].split(".")[:2] if p.isdigit()]
+    if len(parts) == 2 and tuple(parts) < TORCH_MIN:
+        raise ImportError(f"gptcourse {__version__} needs torch {TORCH_MIN[0]}.{TORCH_MIN[1]} or newer; this "
+                          f"environment has torch {torch_version}. Upgrade it (pip install --upgrade torch) "
+                          "and restart the kernel.")
+
+
+_check_versions()
+
+from tqdm.std import tqdm as _TextBar  # noqa: E402 - after the version check, which needs nothing
 
 
 def set_seed(seed: int = 0) -> None:
@@ -74,11 +102,16 @@ def progress(iterable, **kwargs):
 
 
 def default_device() -> str:
-    """The best device PyTorch sees: ``"cuda"``, then ``"mps"``, else ``"cpu"``.
+    """The best device PyTorch sees: ``"cuda"``, then ``"mps"``, else ``"cpu"``; ``$GPTCOURSE_DEVICE`` forces one.
 
     The course never needs an accelerator; this only lets the same code use one.
     """
     import torch
+
+    forced = os.environ.get("GPTCOURSE_DEVICE", "").strip()
+    if forced:
+        torch.device(forced)  # a bad name fails here, with PyTorch's own message
+        return forced
 
     if torch.cuda.is_available():
         return "cuda"

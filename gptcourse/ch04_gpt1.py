@@ -71,6 +71,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gptcourse import default_device
 from gptcourse.ch03_transformer import FeedForward, MultiHeadAttention, causal_mask
 
 # ---------------------------------------------------------------------------------------------
@@ -680,17 +681,21 @@ def corpus_stream(tok: BPETokenizer) -> torch.Tensor:
     return torch.tensor(tok.encode(" ".join(unlabelled_corpus())), dtype=torch.long)
 
 
-def run_pretraining(progress: bool = True, **overrides):
-    """Tokenizer + pre-trained toy GPT-1 from scratch with :data:`PRETRAIN_SETTINGS` (deterministic for a seed)."""
+def run_pretraining(progress: bool = True, device: str = "cpu", **overrides):
+    """Tokenizer + pre-trained toy GPT-1 from scratch with :data:`PRETRAIN_SETTINGS` (deterministic for a seed).
+
+    Trains on ``device``; the model returned is on the CPU.
+    """
     s = {**PRETRAIN_SETTINGS, **overrides}
     tok = build_tokenizer(s["n_merges"])
     torch.manual_seed(s["seed"])
-    model = GPT1(toy_config(tok.vocab_size))
+    model = GPT1(toy_config(tok.vocab_size)).to(device)
     t0 = time.perf_counter()
     losses = pretrain(model, corpus_stream(tok), s["steps"], s["batch_size"], s["seq_len"], s["max_lr"],
                       s["warmup"], s["seed"], progress)
-    info = {"settings": s, "losses": losses, "seconds": time.perf_counter() - t0, "torch": str(torch.__version__)}
-    return model, tok, info
+    info = {"settings": s, "losses": losses, "seconds": time.perf_counter() - t0, "torch": str(torch.__version__),
+            "device": str(device)}
+    return model.cpu(), tok, info
 
 
 def save_checkpoint(path, model: GPT1, tok: BPETokenizer, info: dict) -> None:
@@ -714,11 +719,14 @@ def main(argv=None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pretrain", help="pre-train the toy GPT-1 and save the checkpoint")
     p.add_argument("--out", default=str(PRETRAINED_PATH))
+    p.add_argument("--device", default=None, help="cpu, cuda, mps... (default: the best one PyTorch sees)")
     for key, value in PRETRAIN_SETTINGS.items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
     overrides = {k: getattr(args, k) for k in PRETRAIN_SETTINGS}
-    model, tok, info = run_pretraining(progress=True, **overrides)
+    device = args.device or default_device()
+    print(f"pre-training on {device}", flush=True)
+    model, tok, info = run_pretraining(progress=True, device=device, **overrides)
     save_checkpoint(args.out, model, tok, info)
     print(f"saved {args.out}: {count_parameters(model):,} parameters, vocab {tok.vocab_size}, "
           f"final loss {sum(info['losses'][-50:]) / 50:.3f}, {info['seconds']:.0f} s")

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import regex
 
+from gptcourse.optional import require
+
 # ---------------------------------------------------------------------------------------------
 # 1. Bytes as printable characters
 # ---------------------------------------------------------------------------------------------
@@ -228,7 +230,7 @@ def tiktoken_gpt2():
     tiktoken converts the files with its own loader (checking OpenAI's hashes) and uses its own
     (equivalent) pre-tokenisation pattern and its own BPE implementation (in Rust).
     """
-    import tiktoken
+    tiktoken = require("tiktoken", "Checking the course's BPE against OpenAI's tokenizer")
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
     from tiktoken_ext.openai_public import r50k_pat_str
 

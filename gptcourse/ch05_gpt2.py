@@ -46,6 +46,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gptcourse.optional import require
+
 # ---------------------------------------------------------------------------------------------
 # 1. Sizes and parameter counts
 # ---------------------------------------------------------------------------------------------
@@ -605,8 +607,7 @@ def download_gpt2(name="gpt2"):
 
     Needs internet (gpt2: about 550 MB; gpt2-xl: about 6.4 GB). Nothing in the course calls it.
     """
-    from huggingface_hub import snapshot_download
-
+    snapshot_download = require("huggingface_hub", "Downloading GPT-2's weights").snapshot_download
     return Path(snapshot_download(HUB_REPOS[name], allow_patterns=["config.json", "model.safetensors"]))
 
 
@@ -623,9 +624,8 @@ def save_tiny_hf_checkpoint(folder, seed=0, **sizes):
     n_layer, n_head). Returns the folder.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import transformers
-    from transformers import GPT2Config as HFConfig
-    from transformers import GPT2LMHeadModel
+    transformers = require("transformers", "Building a Hugging Face GPT-2 to check the course's against")
+    HFConfig, GPT2LMHeadModel = transformers.GPT2Config, transformers.GPT2LMHeadModel
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -734,8 +734,8 @@ TOY_SETTINGS = {"n_layers": 4, "n_heads": 4, "d_model": 64, "n_ctx": 64, "dropou
                 "batch_size": 32, "max_lr": 2.5e-3, "warmup": 100, "seed": 0}
 
 
-def train_toy_gpt2(progress=True, **overrides):
-    """The small GPT-2 of :data:`TOY_SETTINGS`, pre-trained from scratch: (model, tokenizer, info)."""
+def train_toy_gpt2(progress=True, device="cpu", **overrides):
+    """The small GPT-2 of :data:`TOY_SETTINGS`, pre-trained from scratch on ``device``: (model on the CPU, tokenizer, info)."""
     import time
 
     from gptcourse.ch04_gpt1 import pretrain
@@ -744,12 +744,13 @@ def train_toy_gpt2(progress=True, **overrides):
     stream, tok = toy_corpus()
     torch.manual_seed(s["seed"])
     model = GPT2(GPT2Config(vocab_size=tok.vocab_size, n_ctx=s["n_ctx"], n_layers=s["n_layers"],
-                            n_heads=s["n_heads"], d_model=s["d_model"], dropout=s["dropout"]))
+                            n_heads=s["n_heads"], d_model=s["d_model"], dropout=s["dropout"])).to(device)
     start = time.perf_counter()
     losses = pretrain(model, stream, s["steps"], s["batch_size"], s["n_ctx"], s["max_lr"], s["warmup"], s["seed"],
                       progress)
-    info = {"settings": s, "final_loss": sum(losses[-50:]) / 50, "seconds": time.perf_counter() - start}
-    return model.eval(), tok, info
+    info = {"settings": s, "final_loss": sum(losses[-50:]) / 50, "seconds": time.perf_counter() - start,
+            "device": str(device)}
+    return model.cpu().eval(), tok, info
 
 
 def save_toy_gpt2(folder, model, tok, info):
@@ -824,10 +825,15 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pretrain", help="pre-train the small GPT-2 on chapter 4's corpus and save it")
     p.add_argument("--out", default=str(TOY_GPT2_DIR))
+    p.add_argument("--device", default=None, help="cpu, cuda, mps... (default: the best one PyTorch sees)")
     for key, value in TOY_SETTINGS.items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
-    model, tok, info = train_toy_gpt2(progress=True, **{k: getattr(args, k) for k in TOY_SETTINGS})
+    from . import default_device
+
+    device = args.device or default_device()
+    print(f"pre-training on {device}", flush=True)
+    model, tok, info = train_toy_gpt2(progress=True, device=device, **{k: getattr(args, k) for k in TOY_SETTINGS})
     save_toy_gpt2(args.out, model, tok, info)
     print(f"saved {args.out}: {count_parameters(model.config):,} parameters, vocabulary {tok.vocab_size}, "
           f"final loss {info['final_loss']:.3f}, {info['seconds']:.0f} s")

@@ -54,6 +54,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gptcourse import default_device
 from gptcourse import mini_webtext as mw
 from gptcourse.ch04_gpt1 import BPETokenizer, learn_bpe, pretrain
 from gptcourse.ch05_gpt2 import GPT2, GPT2Config
@@ -615,20 +616,22 @@ def build_tokenizer(n_merges=N_MERGES):
     return BPETokenizer(*learn_bpe([mw.training_text()], n_merges))
 
 
-def train_model(size, tok, stream, progress=True, **overrides):
-    """A GPT-2 of ``size`` pre-trained with L1 on ``stream`` (chapter 4's loop); returns (model, info)."""
+def train_model(size, tok, stream, progress=True, device="cpu", **overrides):
+    """A GPT-2 of ``size`` pre-trained with L1 on ``stream`` (chapter 4's loop) on ``device``; returns
+    (model on the CPU, info)."""
     s = {**TRAIN_SETTINGS, **overrides}
     torch.manual_seed(s["seed"])
-    model = GPT2(model_config(size, tok.vocab_size))
+    model = GPT2(model_config(size, tok.vocab_size)).to(device)
     t0 = time.perf_counter()
     losses = pretrain(model, stream, s["steps"], s["batch_size"], s["seq_len"], s["max_lr"], s["warmup"], s["seed"],
                       progress, log_every=10)
-    return model.eval(), {"size": size, "settings": s, "losses": losses, "seconds": time.perf_counter() - t0,
+    return model.cpu().eval(), {"size": size, "settings": s, "losses": losses, "seconds": time.perf_counter() - t0,
+                                "device": str(device),
                           "parameters": sum(p.numel() for p in model.parameters()), "torch": str(torch.__version__),
                           "threads": torch.get_num_threads()}
 
 
-def train_all(out=CHECKPOINT_DIR, sizes=None, progress=True, **overrides):
+def train_all(out=CHECKPOINT_DIR, sizes=None, progress=True, device="cpu", **overrides):
     """Train every size and save ``tokenizer.json`` and ``<size>.pt`` (weights in float16) to ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -636,7 +639,7 @@ def train_all(out=CHECKPOINT_DIR, sizes=None, progress=True, **overrides):
     (out / "tokenizer.json").write_text(json.dumps(tok.to_dict()))
     stream = torch.tensor(tok.encode(mw.training_text()), dtype=torch.long)
     for size in sizes or SIZES:
-        model, info = train_model(size, tok, stream, progress, **overrides)
+        model, info = train_model(size, tok, stream, progress, device, **overrides)
         state = {k: v.half() for k, v in model.state_dict().items()}
         torch.save({"config": asdict(model.config), "state_dict": state, "info": info}, out / f"{size}.pt")
         print(f"{size}: {info['parameters']:,} parameters, final loss {sum(info['losses'][-10:]) / 10:.3f}, "
@@ -666,10 +669,13 @@ def main(argv=None):
     p = sub.add_parser("train", help="train every size on mini-WebText and save the checkpoints")
     p.add_argument("--out", default=str(CHECKPOINT_DIR))
     p.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
+    p.add_argument("--device", default=None, help="cpu, cuda, mps... (default: the best one PyTorch sees)")
     for key, value in TRAIN_SETTINGS.items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
-    train_all(args.out, args.sizes, True, **{k: getattr(args, k) for k in TRAIN_SETTINGS})
+    device = args.device or default_device()
+    print(f"training on {device}", flush=True)
+    train_all(args.out, args.sizes, True, device, **{k: getattr(args, k) for k in TRAIN_SETTINGS})
 
 
 if __name__ == "__main__":

@@ -52,13 +52,13 @@ def _broken_source(tmp_path, mutate):
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda nb: _cell(nb, "test_softmax").metadata.nbgrader.pop("points"),
-     'cell 5 (grade_id "test_softmax"): a graded cell needs points > 0'),
+     'cell 6 (grade_id "test_softmax"): a graded cell needs points > 0'),
     (lambda nb: setattr(_cell(nb, "softmax"), "source", _cell(nb, "softmax").source.replace("### END SOLUTION", "")),
-     'cell 4 (grade_id "softmax"): a solution cell needs'),
+     'cell 5 (grade_id "softmax"): a solution cell needs'),
     (lambda nb: _cell(nb, "test_context_window").metadata.nbgrader.update(grade_id="test_softmax"),
-     "grade_id 'test_softmax' is also used by cell 5"),
+     "grade_id 'test_softmax' is also used by cell 6"),
     (lambda nb: _cell(nb, "test_softmax").metadata.pop("nbgrader"),
-     "cell 5: has '### BEGIN ...' markers but no nbgrader metadata"),
+     "cell 6: has '### BEGIN ...' markers but no nbgrader metadata"),
 ])
 def test_malformed_source_names_notebook_and_cell(tmp_path, mutate, message):
     path = _broken_source(tmp_path, mutate)
@@ -88,7 +88,7 @@ def test_missing_dependency_names_the_cell(tmp_path):
     with pytest.raises(NotebookError) as err:
         execute(nb, tmp_path / "ch00-warmup.ipynb")
     text = str(err.value)
-    assert 'cell 2 (grade_id "imports")' in text and "ModuleNotFoundError" in text and "requirements.txt" in text
+    assert 'cell 3 (grade_id "imports")' in text and "ModuleNotFoundError" in text and "requirements.txt" in text
 
 
 def test_drift_between_answer_and_package_is_reported():

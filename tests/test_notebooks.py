@@ -85,8 +85,9 @@ def test_release_shows_no_solution(assignment):
 
 
 def test_first_cell_says_how_to_install(assignment):
-    first = read_notebook(release_notebook(assignment)).cells[0]
-    assert first.cell_type == "markdown" and "pip install" in first.source and "gptcourse" in first.source
+    title, setup = read_notebook(release_notebook(assignment)).cells[:2]
+    assert title.cell_type == "markdown" and "Run the setup cell below first" in title.source
+    assert setup.cell_type == "code" and '"-m", "pip", "install"' in setup.source and "gptcourse" in setup.source
 
 
 def test_answers_are_the_package_code(assignment):
@@ -110,3 +111,16 @@ def test_graded_by_nbgrader(assignment, tmp_path):
     graded = read_notebook(course / "autograder" / "autograded" / "perfect" / assignment / source_notebook(assignment).name)
     assert not lost, "the reference answers lose points:\n" + describe(lost) + "\nfirst error: " + first_error(
         graded, source_notebook(assignment))
+
+
+def test_setup_cell_follows_the_configuration(assignment):
+    """The setup cell is written from _config.yml's address and the package's version by `make release`."""
+    import nbformat
+
+    from autograder.setup_cell import SETUP_ID, with_setup_cell
+
+    nb = read_notebook(source_notebook(assignment))
+    assert nbgrader_meta(nb.cells[1]).get("grade_id") == SETUP_ID and nbgrader_meta(nb.cells[1]).get("locked")
+    assert nbformat.writes(with_setup_cell(nb, source_notebook(assignment).name)) == nbformat.writes(nb), (
+        f"the setup cell of {assignment} does not follow _config.yml: run `make release`")
+    assert "git+https://github.com/gptcourse" not in release_notebook(assignment).read_text()
