@@ -7,11 +7,8 @@
 - ``python -m autograder gradescope``   Gradescope's ``run_autograder`` entry point
 """
 
-import os as _os
-import sys as _sys
+from .interpreter import ensure_tools_on_path as _ensure_tools_on_path
 
 # nbgrader runs helper programs (alembic) by name; make the ones installed beside this Python
 # findable even when its environment is not activated.
-_bin = _os.path.dirname(_sys.executable)
-if _bin not in _os.environ.get("PATH", "").split(_os.pathsep):
-    _os.environ["PATH"] = _bin + _os.pathsep + _os.environ.get("PATH", "")
+_ensure_tools_on_path()

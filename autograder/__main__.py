@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .notebooks import NotebookError
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, NotebookError, UsageError
 
 
 def _release(args) -> int:
@@ -49,7 +49,7 @@ def _course_option(parser) -> None:
 
 
 def _limits(args):
-    from .sandbox import Limits
+    from .records import Limits
 
     return Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.timeout, memory_mb=args.memory,
                   processes=args.processes, output_kb=args.output_kb, network=args.allow_network,
@@ -156,12 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--jobs must be at least 1")
     try:
         return args.run(args)
-    except NotebookError as exc:
+    except (UsageError, NotebookError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ bound in the kernel under random names:
                   course's reference implementation as an answer; then execute the test in a copy
                   of the user namespace where names that shadow builtins are removed and the
                   instructor bindings are restored; finally print a completion marker, an HMAC of
-                  the test's id under a per-run secret. The grader counts a test as passed only if
+                  the test's id under a per-run secret (in the grader's format ``marker_format``:
+                  :data:`autograder.guard.MARKER_FORMAT`). The grader counts a test as passed only if
                   the marker is there and no error was raised.
 """
 
 
-def install(secret, run_name, snap_name, reference_modules):  # pragma: no cover - runs in the kernel
+def install(secret, run_name, snap_name, reference_modules, marker_format):  # pragma: no cover - runs in the kernel
     import ast
     import builtins
     import hashlib
@@ -115,7 +116,7 @@ def install(secret, run_name, snap_name, reference_modules):  # pragma: no cover
 
     def marker(grade_id):
         digest = hmac.new(key, grade_id.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"\u27e6grader-ok {grade_id} {digest}\u27e7"
+        return marker_format.format(grade_id=grade_id, digest=digest)
 
     def run(grade_id, source, required):
         restore()

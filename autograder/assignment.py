@@ -11,14 +11,15 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .notebooks import HIDDEN_BEGIN, HIDDEN_END, NotebookError, check_source, nbgrader_meta
+from .errors import NotebookError, UsageError
+from .interpreter import ensure_tools_on_path
+from .notebooks import HIDDEN_BEGIN, HIDDEN_END, check_source, nbgrader_meta
 from .release import ROOT, load_config
 from .scan import bound_names, defined_functions
 
@@ -43,13 +44,6 @@ def quiet() -> None:
         pass
 
 
-def ensure_tools_on_path() -> None:
-    """nbgrader creates gradebooks by running ``alembic``, which lives next to our interpreter."""
-    bindir = os.path.dirname(sys.executable)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-
-
 def find_source(name: str, source_dir: Path | None = None) -> Path:
     """The source notebook of assignment ``name``: ``DIR/name/name.ipynb`` (or ``DIR/name.ipynb``)."""
     folder = Path(source_dir) if source_dir else ROOT / "solutions"
@@ -62,7 +56,7 @@ def find_source(name: str, source_dir: Path | None = None) -> Path:
     if len(inside) == 1:
         return inside[0]
     known = ", ".join(source_names(folder)) or "none"
-    raise NotebookError(f"no source notebook for assignment '{name}' in {folder} (assignments there: {known})")
+    raise UsageError(f"no source notebook for assignment '{name}' in {folder} (assignments there: {known})")
 
 
 def source_names(folder: Path) -> list[str]:

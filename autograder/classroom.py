@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import re
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -24,20 +23,11 @@ from pathlib import Path
 from . import report
 from .assignment import GRADER_VERSION, Assignment, default_cache, prepare, source_names
 from .collect import collect
-from .grade import Task, grade
-from .notebooks import NotebookError
+from .errors import EXIT_GRADER_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, NotebookError, UsageError
+from .grade import grade
+from .records import Limits, Result, Task
 from .release import ROOT
-from .sandbox import Limits
-
-EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAILED, EXIT_INTERRUPTED = 0, 2, 3, 130
-
-
-def safe_name(student: str) -> str:
-    """A file name for a student id (ids with odd characters get a short hash to stay unique)."""
-    clean = re.sub(r"[^A-Za-z0-9._@-]", "_", student).strip(".") or "student"
-    if clean != student:
-        clean += "-" + hashlib.sha1(student.encode()).hexdigest()[:6]
-    return clean
+from .store import load_results, safe_name, write_json
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -45,7 +35,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         return None
     match = re.fullmatch(r"(\d+)/(\d+)", text)
     if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
-        raise NotebookError(f"--shard {text!r}: expected K/N with 0 <= K < N, e.g. 0/4")
+        raise UsageError(f"--shard {text!r}: expected K/N with 0 <= K < N, e.g. 0/4")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -78,19 +68,12 @@ def _init_worker(asg: Assignment, others: list[Assignment], limits: Limits, hide
         pass
 
 
-def _run_job(job: Job) -> dict:
+def _run_job(job: Job) -> Result:
     s = _worker_state
     result = grade(job.task, s["asg"], s["limits"], s["others"], s["hide"], s["workdir"])
     result["key"] = job.key
     write_json(Path(job.result_path), result)
     return result
-
-
-def write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
-    os.replace(tmp, path)
 
 
 def load_others(asg: Assignment, source_dir: Path | None, cache: Path | None) -> list[Assignment]:
@@ -105,7 +88,7 @@ def load_others(asg: Assignment, source_dir: Path | None, cache: Path | None) ->
             seen.add(name)
             try:
                 others.append(prepare(name, folder, cache, light=True))  # find_source knows course folders
-            except NotebookError:
+            except (NotebookError, UsageError):
                 continue  # a broken other assignment is not this run's problem
     return others
 
@@ -175,7 +158,7 @@ def grade_class(assignment: str, submissions: Path, out: Path, *, jobs: int = 1,
         log("interrupted: the results so far are kept; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     wanted = {safe_name(t.student) for t in tasks}
-    results = report.load_results(results_dir, only=wanted)
+    results = load_results(results_dir, only=wanted)
     report.write_all(out, results, json.loads((results_dir / "_assignment.json").read_text()), asg.template_db)
     failed_total = sum(r["status"] == "grader-error" for r in results)
     for warning in sorted({w for r in results for w in r.get("warnings", [])}):

@@ -27,8 +27,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .grade import Task
-from .notebooks import NotebookError
+from .errors import UsageError
+from .records import Task
 
 ID_PRESETS = {
     "default": r"^(?:.*/)?(?P<student>[^/_.]+)[^/]*\.ipynb$",
@@ -42,7 +42,7 @@ MAX_UNZIPPED = 2 * 1024**3
 def id_regex(pattern: str) -> re.Pattern:
     regex = re.compile(ID_PRESETS.get(pattern, pattern))
     if "student" not in regex.groupindex:
-        raise NotebookError(f"--id-pattern {pattern!r} needs a named group (?P<student>...)")
+        raise UsageError(f"--id-pattern {pattern!r} needs a named group (?P<student>...)")
     return regex
 
 
@@ -56,7 +56,7 @@ def unpack(zip_path: Path, into: Path) -> Path:
                 continue
             total += info.file_size
             if total > MAX_UNZIPPED:
-                raise NotebookError(f"{zip_path}: more than {MAX_UNZIPPED >> 30} GiB unpacked; refusing")
+                raise UsageError(f"{zip_path}: more than {MAX_UNZIPPED >> 30} GiB unpacked; refusing")
             target = into / name
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
@@ -91,10 +91,10 @@ def collect(submissions: Path, assignment: str, notebook: str, id_pattern: str =
     """All submissions as tasks (sorted by student id) and a word on the layout found."""
     submissions = Path(submissions)
     if not submissions.exists():
-        raise NotebookError(f"{submissions}: no such folder or zip file")
+        raise UsageError(f"{submissions}: no such folder or zip file")
     if submissions.is_file():
         if not zipfile.is_zipfile(submissions):
-            raise NotebookError(f"{submissions}: give a folder of submissions or a .zip of one")
+            raise UsageError(f"{submissions}: give a folder of submissions or a .zip of one")
         scratch = Path(scratch or tempfile.mkdtemp(prefix="autograder-unzip-"))
         submissions = unpack(submissions, scratch)
     tasks: dict[str, Task] = {}
@@ -148,6 +148,6 @@ def read_roster(path: Path) -> list[str]:
         reader = csv.DictReader(lines, dialect="excel-tab" if "\t" in lines[0] else "excel")
         column = next((c for c in reader.fieldnames or [] if c.strip().lower() in ("student", "student_id", "id")), None)
         if column is None:
-            raise NotebookError(f"{path}: a CSV roster needs a 'student' or 'id' column")
+            raise UsageError(f"{path}: a CSV roster needs a 'student' or 'id' column")
         return [row[column].strip() for row in reader if row.get(column, "").strip()]
     return [line.strip() for line in lines if not line.startswith("#")]

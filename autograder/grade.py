@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -33,31 +32,19 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 
 from . import sandbox
-from .assignment import Assignment, ensure_tools_on_path, quiet
-from .guard import Guard
+from .assignment import Assignment, quiet
+from .guard import MARKER_PREFIX, Guard
+from .interpreter import ensure_tools_on_path
 from .kernel_client import SlicedPollKernelManager
 from .match import Rejected, reconcile
 from .notebooks import nbgrader_meta
+from .records import Limits, Result, Task
 from .scan import reference_aliases, scan
 
-#: Every status a row of grades.csv can have; README.md explains each one.
-STATUSES = ("graded", "partial", "flagged", "out-of-memory", "timeout", "kernel-died", "missing",
-            "invalid-notebook", "wrong-assignment", "unidentified", "grader-error")
-#: The status of a submission is the first of these that applies.
+#: The status of a submission is the first of these (:data:`autograder.records.STATUSES`) that applies.
 PRECEDENCE = ("grader-error", "kernel-died", "timeout", "out-of-memory", "partial", "flagged", "graded")
 INSTRUCTOR_CELL_TIMEOUT = 300.0
 MEMORY_SIGNS = ("MemoryError", "can't allocate memory", "DefaultCPUAllocator", "std::bad_alloc", "Cannot allocate memory")
-
-
-@dataclass
-class Task:
-    """One student's work, as the class runner hands it to a worker."""
-
-    student: str
-    path: str | None  # the notebook file (None: nothing was submitted)
-    status_hint: str | None = None  # "missing" / "unidentified": decided while collecting
-    notes: list[str] = field(default_factory=list)  # from collecting (renamed file, ...)
-    autograded_path: str | None = None  # where to keep the executed notebook (instructor only)
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,7 +77,7 @@ class SandboxExecute(Execute):
     kernel died, the cells never run, output that was cut.
     """
 
-    def setup(self, *, asg: Assignment, guard: Guard, limits: sandbox.Limits, plan: sandbox.Plan, work: Path):
+    def setup(self, *, asg: Assignment, guard: Guard, limits: Limits, plan: sandbox.Plan, work: Path):
         self.asg, self.guard, self.limits, self.plan, self.work = asg, guard, limits, plan, work
         self.timeout = int(max(1, limits.cell_timeout))
         self.startup_timeout = 120
@@ -153,7 +140,7 @@ class SandboxExecute(Execute):
             text = content.get("text", "")
             used = self._out_bytes.get(cell_index, 0)
             if used + len(text) > cap:
-                kept = "".join(line for line in text.splitlines(True) if "\u27e6grader-ok" in line)
+                kept = "".join(line for line in text.splitlines(True) if MARKER_PREFIX in line)
                 room = max(0, cap - used)
                 if cell_index not in self.events["truncated"]:
                     self.events["truncated"].append(cell_index)
@@ -343,7 +330,7 @@ def redact(text: str, hidden_lines: list[str], limit: int = 1500) -> str:
 # One submission
 
 
-def _result(task: Task, asg: Assignment, status: str, reason: str, **extra) -> dict:
+def _result(task: Task, asg: Assignment, status: str, reason: str, **extra) -> Result:
     return {
         "student": task.student, "assignment": asg.name, "file": task.path, "status": status, "reason": reason,
         "points": 0.0, "max_points": asg.max_points,
@@ -353,8 +340,8 @@ def _result(task: Task, asg: Assignment, status: str, reason: str, **extra) -> d
     }
 
 
-def grade(task: Task, asg: Assignment, limits: sandbox.Limits, others: list[Assignment] = (),
-          hide: list[str] = (), workdir: str | None = None) -> dict:
+def grade(task: Task, asg: Assignment, limits: Limits, others: list[Assignment] = (),
+          hide: list[str] = (), workdir: str | None = None) -> Result:
     """Grade one submission; never raises: a failure of the grader itself is status grader-error."""
     started = time.monotonic()
     quiet()
@@ -367,7 +354,7 @@ def grade(task: Task, asg: Assignment, limits: sandbox.Limits, others: list[Assi
     return result
 
 
-def _grade(task, asg, limits, others, hide, workdir) -> dict:
+def _grade(task, asg, limits, others, hide, workdir) -> Result:
     if task.status_hint:
         return _result(task, asg, task.status_hint, "; ".join(task.notes) or task.status_hint)
     path = Path(task.path)
@@ -484,7 +471,7 @@ def _findings(rec, asg: Assignment) -> dict:
     return {"reference": per_test, "tamper": tamper, "shadow": shadow}
 
 
-def _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, sandbox_report, limits) -> dict:
+def _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, sandbox_report, limits) -> Result:
     labels = {i: nbgrader_meta(c).get("grade_id") or f"cell {i + 1}" for i, c in enumerate(nb.cells)}
     tests, withheld = [], []
     for t in asg.tests:

@@ -15,20 +15,19 @@ import json
 import tempfile
 from pathlib import Path
 
-from .assignment import find_source, source_names
-from .classroom import EXIT_GRADER_FAILED, EXIT_OK, write_json
-from .grade import Task, grade
-from .notebooks import NotebookError
+from .assignment import find_source, prepare, source_names
+from .classroom import load_others
+from .errors import EXIT_GRADER_FAILED, EXIT_OK, NotebookError, UsageError
+from .grade import grade
+from .match import Rejected, reconcile
+from .notebooks import read_notebook
+from .records import Limits, Task
 from .release import ROOT
 from .report import STATUS_TEXT
-from .sandbox import Limits
+from .store import write_json
 
 
 def _pick_assignment(notebook: Path, source_dir: Path | None, cache) -> str:
-    from .assignment import prepare
-    from .match import Rejected, reconcile
-    from .notebooks import read_notebook
-
     folder = Path(source_dir) if source_dir else ROOT / "solutions"
     names = source_names(folder)
     if notebook.stem in names:
@@ -38,17 +37,14 @@ def _pick_assignment(notebook: Path, source_dir: Path | None, cache) -> str:
         try:
             reconcile(nb, prepare(name, folder, cache, light=True))
             return name
-        except (Rejected, NotebookError):
+        except (Rejected, NotebookError, UsageError):
             continue
-    raise NotebookError(f"{notebook.name}: cannot tell which assignment this is (known: {', '.join(names)}); "
-                        "pass --assignment")
+    raise UsageError(f"{notebook.name}: cannot tell which assignment this is (known: {', '.join(names)}); "
+                     "pass --assignment")
 
 
 def run(submission: Path, results: Path, assignment: str | None = None, source_dir: Path | None = None,
         limits: Limits = Limits(), cache: Path | None = None) -> int:
-    from .assignment import prepare
-    from .classroom import load_others
-
     notebooks = sorted(p for p in Path(submission).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if not notebooks:
         write_json(results, {"score": 0, "output": "No .ipynb file was submitted.", "tests": []})
@@ -59,7 +55,7 @@ def run(submission: Path, results: Path, assignment: str | None = None, source_d
     notebook = (preferred or notebooks)[0]
     try:
         assignment = assignment or _pick_assignment(notebook, source_dir, cache)
-    except NotebookError as exc:
+    except (NotebookError, UsageError) as exc:
         write_json(results, {"score": 0, "output": str(exc), "tests": []})
         return EXIT_OK
     asg = prepare(assignment, source_dir, cache)

@@ -3,6 +3,9 @@
 :class:`Guard` holds a per-run secret and the random names under which the guard's functions
 live in the kernel; it writes the code the grader sends (the silent installer, the call that
 replaces a test cell's source at execution time) and checks the completion markers.
+
+The completion marker's format is defined here only (:data:`MARKER_FORMAT`): the kernel's side
+receives it as an argument of ``install``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ import secrets
 from pathlib import Path
 
 GUARD_SOURCE = (Path(__file__).parent / "_kernel_guard.py").read_text()
-MARKER = re.compile(r"\u27e6grader-ok (\S+) ([0-9a-f]{32})\u27e7\n?")
+#: A completion marker: the test's id and the first 32 hex digits of the HMAC-SHA256 of that id
+#: under the run's secret, on a line of its own. Every line with the prefix is the grader's.
+MARKER_PREFIX, MARKER_END = "\u27e6grader-ok", "\u27e7"
+MARKER_FORMAT = MARKER_PREFIX + " {grade_id} {digest}" + MARKER_END
+MARKER = re.compile(re.escape(MARKER_PREFIX) + r" (\S+) ([0-9a-f]{32})" + re.escape(MARKER_END) + r"\n?")
 
 
 class Guard:
@@ -27,7 +34,7 @@ class Guard:
     def install_code(self) -> str:
         """Executed silently (no history, no output) before the first cell."""
         body = GUARD_SOURCE + (f"\ninstall({self.secret!r}, {self.run_name!r}, {self.snap_name!r}, "
-                               f"{self.reference_modules!r})\n")
+                               f"{self.reference_modules!r}, {MARKER_FORMAT!r})\n")
         return f"exec({body!r}, {{'__name__': '__grader__'}})"
 
     def snap_code(self, names: list[str]) -> str:
@@ -39,7 +46,7 @@ class Guard:
 
     def marker(self, grade_id: str) -> str:
         digest = hmac.new(bytes.fromhex(self.secret), grade_id.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"\u27e6grader-ok {grade_id} {digest}\u27e7"
+        return MARKER_FORMAT.format(grade_id=grade_id, digest=digest)
 
     def take_marker(self, text: str, grade_id: str) -> tuple[str, bool]:
         """Remove every marker-looking line from ``text``; True if the right one was among them."""

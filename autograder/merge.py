@@ -9,7 +9,8 @@ from pathlib import Path
 
 from . import report
 from .assignment import default_cache
-from .classroom import EXIT_GRADER_FAILED, EXIT_OK, EXIT_USAGE, write_json
+from .errors import EXIT_GRADER_FAILED, EXIT_OK, EXIT_USAGE
+from .store import write_json
 
 
 def merge(shards: list[Path], out: Path) -> int:

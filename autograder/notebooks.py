@@ -18,13 +18,11 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import determine_grade
 
+from .errors import NotebookError
+
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-class NotebookError(ValueError):
-    """A notebook (or one of its cells) is not usable; the message says which and why."""
 
 
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:

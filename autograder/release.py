@@ -14,7 +14,8 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from .notebooks import NotebookError, answer_drift, check_source
+from .errors import NotebookError
+from .notebooks import answer_drift, check_source
 from .setup_cell import with_setup_cell
 
 ROOT = Path(__file__).resolve().parent.parent

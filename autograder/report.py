@@ -1,4 +1,4 @@
-"""The grading reports, all rebuilt from ``OUT/results/*.json``.
+"""The grading reports, all rebuilt from ``OUT/results/*.json`` (:mod:`autograder.store`).
 
 ``grades.csv``       one row per student: points per test cell, total, max, status, reason
 ``grades.json``      the same, with every test's message and the notes
@@ -20,6 +20,8 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from .store import safe_name
+
 STATUS_TEXT = {
     "graded": "graded normally: every test ran and decided its points",
     "partial": "graded, but points were withheld where an answer uses the course's reference implementation",
@@ -33,15 +35,6 @@ STATUS_TEXT = {
     "unidentified": "the file name did not say whose work it is",
     "grader-error": "the grader itself failed on this submission (not the student's fault)",
 }
-
-
-def load_results(results_dir: Path, only: set[str] | None = None) -> list[dict]:
-    results = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        if path.name.startswith("_") or (only is not None and path.stem not in only):
-            continue
-        results.append(json.loads(path.read_text()))
-    return sorted(results, key=lambda r: r["student"])
 
 
 def status_counts(results: list[dict]) -> dict[str, int]:
@@ -202,8 +195,6 @@ def write_gradebook(path: Path, template_db: Path, results: list[dict], info: di
 
 
 def write_all(out: Path, results: list[dict], info: dict, template_db: Path | None = None) -> None:
-    from .classroom import safe_name
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for r in results:

@@ -33,29 +33,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .interpreter import bin_first
+from .records import Limits  # noqa: F401 - defined with the other records; bench/grading.py imports it from here
+
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG = 38, 1
 
 #: First uid of the range the sandbox users are taken from (uid = base + grading process id).
 UID_BASE = 200_000
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a student's kernel may use. Times in seconds, sizes in MiB."""
-
-    cell_timeout: float = 120.0  # one cell; the cell is interrupted, the next ones still run
-    notebook_timeout: float = 600.0  # the whole notebook, kernel start included; then it is killed
-    memory_mb: int = 4096  # address space of the kernel (RLIMIT_AS)
-    processes: int = 512  # processes + threads of the sandbox user (RLIMIT_NPROC)
-    file_mb: int = 256  # largest file the kernel may write (RLIMIT_FSIZE), also the tmpfs size
-    output_kb: int = 256  # output kept per cell; the rest is dropped with a note
-    network: bool = False  # True: do not unshare the network namespace
-    isolate_user: bool = True  # False: run the kernel as the grader's user
-
-    def fingerprint(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -310,7 +296,7 @@ def launch(plan: Plan, argv: list[str]) -> None:
         pass
 
     env = {
-        "PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin",
+        "PATH": bin_first("/usr/bin:/bin"),
         "HOME": kernel_dir,
         "TMPDIR": "/tmp",
         "LANG": os.environ.get("LANG", "C.UTF-8"),
