@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed
 # nbgrader runs helper programs (alembic) by name: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install chromium book book-solutions test test-fast release check lab bench clean
+.PHONY: help install chromium book book-solutions test test-fast lint release check lab bench clean
 
 help:
 	@echo "make book      set up .venv and build the site into _build/html"
 	@echo "make book-solutions  the solutions edition (exercises run with their answers) into _build/solutions"
 	@echo "make test      set up .venv and run every test"
 	@echo "make test-fast the unit tests only (no notebook execution, no book build)"
+	@echo "make lint      ruff over the code (settings in pyproject.toml)"
 	@echo "make lab       open the exercises in JupyterLab"
 	@echo "make release   regenerate notebooks/ (student version) from solutions/"
 	@echo "make check     validate the source notebooks (nbgrader markup, answers = package code)"
@@ -50,6 +51,10 @@ test: $(STAMP) chromium
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+# Static checks only (pyflakes, bugbear, import order); the notebooks are linted through the package code.
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 release: $(STAMP)
 	$(BIN)/python -m autograder release

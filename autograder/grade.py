@@ -403,8 +403,15 @@ def _grade(task, asg, limits, others, hide, workdir) -> Result:
         resources = {"nbgrader": {"notebook": asg.notebook, "assignment": asg.name, "student": task.student,
                                   "db_url": db_url}, "metadata": {"path": str(kernel_dir)}}
         nb = rec.nb
-        from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
-                                            OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+        from nbgrader.preprocessors import (
+            CheckCellMetadata,
+            ClearOutput,
+            DeduplicateIds,
+            LimitOutput,
+            OverwriteCells,
+            OverwriteKernelspec,
+            SaveAutoGrades,
+        )
 
         for pp in (ClearOutput(), DeduplicateIds(), OverwriteKernelspec(), OverwriteCells(), CheckCellMetadata()):
             nb, resources = pp.preprocess(nb, resources)

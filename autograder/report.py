@@ -130,7 +130,7 @@ def _histograms(results: list[dict], info: dict) -> bytes:
     cols = min(3, len(panels))
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
-    for ax, (name, top, values) in zip(axes.flat, panels):
+    for ax, (name, top, values) in zip(axes.flat, panels, strict=False):  # the grid may have spare panels
         bins = [x - 0.5 for x in range(int(top) + 2)] if float(top).is_integer() and top <= 40 else 20
         ax.hist(values, bins=bins, color=style.PALETTE[0] if name != "total" else style.PALETTE[4])
         ax.set_title(f"{name} (max {_fmt(top)})")

@@ -163,10 +163,10 @@ def main(argv=None):
         prompt = torch.randint(0, args.vocab, (1, 8), generator=g)
         results["generate"] = {}
         for use_cache in (True, False):
-            def run_ours(n=args.new_tokens):
+            def run_ours(n=args.new_tokens, use_cache=use_cache):
                 return generate(ours, prompt, n, temperature=0, use_cache=use_cache)
 
-            def run_hf(n=args.new_tokens):
+            def run_hf(n=args.new_tokens, use_cache=use_cache):
                 with torch.no_grad():
                     return hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=n,
                                        min_new_tokens=n, do_sample=False, use_cache=use_cache,

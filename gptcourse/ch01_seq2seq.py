@@ -159,7 +159,7 @@ def translator(model, task: TranslationTask, extra_words: int = 5):
     return translate_fn
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """The training budget chapters 1-3 share: 300 Adam steps of 128 sentences (about two passes over ``train``)."""
 

@@ -363,7 +363,7 @@ def noam_optimizer(model, d_model, warmup=4000, factor=1.0):
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How :func:`train` runs: ``steps`` batches of ``batch_size`` sentences (the budget of chapters 1-2,
     so all three models see the same sentences), and the Noam schedule's ``warmup`` and ``factor``."""

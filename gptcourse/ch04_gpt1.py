@@ -304,7 +304,7 @@ def pair_counts(vocab):
     """
     counts = {}
     for symbols, freq in vocab.items():
-        for pair in zip(symbols, symbols[1:]):
+        for pair in zip(symbols, symbols[1:]):  # noqa: B905 - adjacent pairs; answer code, as in ch04-gpt1.ipynb
             counts[pair] = counts.get(pair, 0) + freq
     return counts
 
@@ -394,7 +394,8 @@ class BPETokenizer:
             return self._cache[word]
         symbols = list(word_symbols(word))
         while len(symbols) > 1:
-            pairs = [(self.ranks.get(p, math.inf), i) for i, p in enumerate(zip(symbols, symbols[1:]))]
+            # adjacent pairs: one fewer than the symbols
+            pairs = [(self.ranks.get(p, math.inf), i) for i, p in enumerate(zip(symbols, symbols[1:], strict=False))]
             rank, i = min(pairs)
             if rank == math.inf:
                 break

@@ -54,7 +54,7 @@ def bytes_to_unicode():
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
+    return dict(zip(bs, [chr(c) for c in cs]))  # noqa: B905 - same lengths; answer code, as in ch05-gpt2.ipynb
 
 
 # ---------------------------------------------------------------------------------------------

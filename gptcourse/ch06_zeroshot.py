@@ -346,7 +346,7 @@ COLUMNS = [
 
 
 def _accuracy(scores, answers):
-    return sum(max(range(len(s)), key=s.__getitem__) == a for s, a in zip(scores, answers)) / len(answers)
+    return sum(max(range(len(s)), key=s.__getitem__) == a for s, a in zip(scores, answers, strict=True)) / len(answers)
 
 
 def demonstrations_for(task, k, seed=0):
@@ -359,7 +359,7 @@ def prompt_task_items(task, k=0, seed=0, instruction=None):
     """(prompt, continuations) for every query of a :class:`~gptcourse.mini_webtext.PromptTask`, with
     ``k`` demonstrations per prompt (:func:`demonstrations_for`)."""
     return [(few_shot_prompt(shots, x, task.template, instruction=instruction), [" " + c for c in candidates])
-            for (x, candidates, _), shots in zip(task.queries, demonstrations_for(task, k, seed))]
+            for (x, candidates, _), shots in zip(task.queries, demonstrations_for(task, k, seed), strict=True)]
 
 
 def qa_confusions(model, tokenizer, task, k, seed=0, batch_size=BATCH):
@@ -373,7 +373,7 @@ def qa_confusions(model, tokenizer, task, k, seed=0, batch_size=BATCH):
     scores = score_choices(model, tokenizer, prompt_task_items(task, k, seed), batch_size)
     wrong = hits = 0
     expected = 0.0
-    for s, (x, candidates, answer), shots in zip(scores, task.queries, demonstrations_for(task, k, seed)):
+    for s, (x, candidates, answer), shots in zip(scores, task.queries, demonstrations_for(task, k, seed), strict=True):
         guess = max(range(len(s)), key=s.__getitem__)
         if guess == answer:
             continue
@@ -414,7 +414,7 @@ def sentiment_accuracy_from_scores(scores, items):
     """
     n = len(mw.POSITIVE)
     correct = 0
-    for s, (_, label) in zip(scores, items):
+    for s, (_, label) in zip(scores, items, strict=True):
         s = torch.tensor(s)
         positive = torch.logsumexp(s[:n], 0) > torch.logsumexp(s[n:], 0)
         correct += int(bool(positive) == bool(label))
@@ -484,7 +484,7 @@ def summarise(model, tokenizer, articles, hint="TL;DR:", max_new_tokens=14, stop
     ablation without the task hint).
     """
     hints = [hint] * len(articles) if isinstance(hint, str) else list(hint)
-    prompts = [f"local news : {a}" + (f"\n{h}" if h else "") for a, h in zip(articles, hints)]
+    prompts = [f"local news : {a}" + (f"\n{h}" if h else "") for a, h in zip(articles, hints, strict=True)]
     n_ctx = getattr(getattr(model, "config", None), "n_ctx", None)
     stop_ids = tokenizer.encode(f" {stop}")
     out = []
@@ -514,9 +514,9 @@ def key_facts(item):
 
 def summary_scores(items, summaries):
     """Mean ROUGE-1 F1 and the fraction of the key facts (town, event, host) the summaries name."""
-    rouge = sum(rouge1(summary, item.summary) for item, summary in zip(items, summaries)) / len(items)
+    rouge = sum(rouge1(summary, item.summary) for item, summary in zip(items, summaries, strict=True)) / len(items)
     facts = sum(sum(f" {v} " in f" {summary} " for v in key_facts(item).values()) / 3
-                for item, summary in zip(items, summaries)) / len(items)
+                for item, summary in zip(items, summaries, strict=True)) / len(items)
     return {"rouge1": rouge, "facts": facts, "summaries": list(summaries)}
 
 

@@ -133,7 +133,7 @@ def check_close(
         _fail(f"the number of values in {what}", len(exp_flat), len(got_flat), hint)
     bad, worst, worst_at = 0, -1.0, -1
     nan = inf = 0
-    for i, (e, g) in enumerate(zip(exp_flat, got_flat)):
+    for i, (e, g) in enumerate(zip(exp_flat, got_flat, strict=True)):
         nan += math.isnan(g)
         inf += math.isinf(g)
         if math.isnan(g) or not (abs(g - e) <= atol + rtol * abs(e) or (math.isinf(e) and g == e)):
@@ -176,7 +176,7 @@ def _first_difference(got: Any, expected: Any) -> str:
         return ""
     if type(got) is not type(expected) and list(got) == list(expected):
         return f"the items are right but the type is {type(got).__name__}, not {type(expected).__name__}"
-    for i, (e, g) in enumerate(zip(expected, got)):
+    for i, (e, g) in enumerate(zip(expected, got, strict=False)):  # the lengths may differ: reported below
         if e != g:
             text = f"first difference at index {i}: expected {_short(e, 120)}, got {_short(g, 120)}"
             return text + (f"; lengths {len(expected)} and {len(got)}" if len(expected) != len(got) else "")

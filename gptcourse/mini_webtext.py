@@ -287,8 +287,8 @@ def story(rng: random.Random) -> Story:
                f"there was a lot of {rng.choice(WEATHER)} that week .",
                f"{owner} bought some {rng.choice(FOODS)} and a new {rng.choice(OBJECTS)} .",
                f"the river was high after the {rng.choice(WEATHER)} .",
-               f"it was a long walk back .",
-               f"the market was full of people ."]
+               "it was a long walk back .",
+               "the market was full of people ."]
     rng.shuffle(fillers)
     meeting = rng.choice([f"at the market , {owner} met {friend} , who had a {other_animal} called {other_pet} .",
                           f"on the way , {owner} met {friend} and a {other_animal} called {other_pet} ."])

@@ -384,7 +384,7 @@ def make_task(seed: int = 0, n_train: int = 20_000, n_valid: int = 600, n_test: 
 def exact_match(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
     """The fraction of sentences translated exactly (every word, and the length, right)."""
     _check_lengths(predictions, references)
-    return sum(list(p) == list(r) for p, r in zip(predictions, references)) / len(references)
+    return sum(list(p) == list(r) for p, r in zip(predictions, references, strict=True)) / len(references)
 
 
 def token_accuracy(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
@@ -394,8 +394,9 @@ def token_accuracy(predictions: Sequence[Sequence[str]], references: Sequence[Se
     a translation that is too long or too short loses the positions it misses or adds.
     """
     _check_lengths(predictions, references)
-    correct = sum(sum(a == b for a, b in zip(p, r)) for p, r in zip(predictions, references))
-    total = sum(max(len(p), len(r)) for p, r in zip(predictions, references))
+    # p and r may differ in length (a missing or extra word): the positions past the shorter are wrong
+    correct = sum(sum(a == b for a, b in zip(p, r, strict=False)) for p, r in zip(predictions, references, strict=True))
+    total = sum(max(len(p), len(r)) for p, r in zip(predictions, references, strict=True))
     return correct / max(total, 1)
 
 
@@ -533,7 +534,7 @@ def _train_or_load(name, task, make_model, train_fn, configs, reuse):
             model.eval()
             return model, list(saved["losses"])
         except Exception as error:  # a damaged file: train again and overwrite it
-            warnings.warn(f"ignoring the unreadable cached model {path} ({error}); training it again")
+            warnings.warn(f"ignoring the unreadable cached model {path} ({error}); training it again", stacklevel=1)
             model = make_model()
     start = time.perf_counter()
     losses = train_fn(model)
@@ -545,5 +546,5 @@ def _train_or_load(name, task, make_model, train_fn, configs, reuse):
             torch.save({"state": model.state_dict(), "losses": losses, "seconds": model.training_seconds}, partial)
             os.replace(partial, path)
         except OSError as error:  # a read-only home: the run still counts, it is just not kept
-            warnings.warn(f"could not keep the trained model in {path.parent} ({error})")
+            warnings.warn(f"could not keep the trained model in {path.parent} ({error})", stacklevel=1)
     return model, losses

@@ -68,6 +68,35 @@ def make_course(tmp_path: Path, assignment: str, source_nb=None) -> Path:
     return course
 
 
+@pytest.fixture(scope="session")
+def generated_course(tmp_path_factory):
+    """``generated_course(assignment)``: the course of :func:`make_course` for that assignment, its release
+    generated once per test session (nbgrader is slow: seconds per assignment) and shared by every test.
+
+    Read it, never change it: a test that edits the release or grades in the course works on its own copy
+    (the :func:`course_copy` fixture). The tests using it carry the :data:`KERNELS` mark, so under
+    ``--dist loadgroup`` they all run on one worker and each assignment is generated once per run.
+    """
+    courses = {}
+
+    def generated(assignment: str) -> Path:
+        if assignment not in courses:
+            courses[assignment] = make_course(tmp_path_factory.mktemp(f"generated-{assignment}"), assignment)
+        return courses[assignment]
+
+    return generated
+
+
+@pytest.fixture
+def course_copy(generated_course, tmp_path):
+    """``course_copy(assignment)``: this test's own copy of :func:`generated_course` (release and gradebook)."""
+
+    def copy(assignment: str) -> Path:
+        return Path(shutil.copytree(generated_course(assignment), tmp_path / "course"))
+
+    return copy
+
+
 def autograde(course: Path, assignment: str, submissions: dict) -> dict:
     """Submit notebooks (student id -> notebook node), run nbgrader autograde, return student -> [CellScore]."""
     import nbformat

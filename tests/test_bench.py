@@ -3,9 +3,12 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # it runs a benchmark script end to end (seconds, even at this size)
 
 
 def load(script):

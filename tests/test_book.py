@@ -7,7 +7,6 @@ import re
 import pytest
 
 from autograder.notebooks import SOLUTION_BEGIN, nbgrader_meta, read_notebook
-
 from conftest import ASSIGNMENTS, KERNELS, ROOT, source_notebook, toc_files
 
 # One worker builds the book once (the session fixture `site`) for every test of the group.

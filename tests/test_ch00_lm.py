@@ -3,7 +3,16 @@ import math
 import pytest
 import torch
 
-from gptcourse.ch00_lm import GPT_FAMILY, TINY_TEXT, CountLM, context_window, format_count, log_likelihood, softmax, tokenize
+from gptcourse.ch00_lm import (
+    GPT_FAMILY,
+    TINY_TEXT,
+    CountLM,
+    context_window,
+    format_count,
+    log_likelihood,
+    softmax,
+    tokenize,
+)
 
 
 def test_softmax_matches_torch_and_is_stable():

@@ -104,7 +104,7 @@ def test_training_lowers_the_loss_and_translator_returns_words(task):
     assert sum(losses[-10:]) / 10 < 0.75 * sum(losses[:10]) / 10
     preds = c1.translator(model, task)([s for s, _ in task.test[:4]])
     assert len(preds) == 4 and all(isinstance(w, str) for p in preds for w in p)
-    assert all(len(p) <= len(s) + 5 for p, (s, _) in zip(preds, task.test[:4]))
+    assert all(len(p) <= len(s) + 5 for p, (s, _) in zip(preds, task.test[:4], strict=True))
 
 
 def test_training_is_deterministic(task):

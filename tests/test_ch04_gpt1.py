@@ -12,12 +12,12 @@ from torch import nn
 from gptcourse.ch03_transformer import load_torch_encoder_layer
 from gptcourse.ch04_gpt1 import (
     GPT1,
-    accuracy,
     PRETRAINED_PATH,
-    BPETokenizer,
     Block,
+    BPETokenizer,
     GPT1Classifier,
     GPT1Config,
+    accuracy,
     bpe_merge_step,
     classification_input,
     count_parameters,

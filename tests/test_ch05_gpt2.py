@@ -29,10 +29,10 @@ from gptcourse.ch05_gpt2 import (  # noqa: E402
     load_gpt2,
     next_token,
     save_tiny_hf_checkpoint,
-    top_k_filter,
-    top_p_filter,
     tied_head_cross_entropy,
     tied_head_workspace_size,
+    top_k_filter,
+    top_p_filter,
 )
 
 TINY = GPT2Config(vocab_size=50, n_ctx=32, n_layers=2, n_heads=4, d_model=16, dropout=0.0)
@@ -183,7 +183,7 @@ def test_tied_head_cross_entropy_is_stable_for_large_logits_in_float32():
     got = tied_head_cross_entropy(h, W, y, rows=16, cols=64)
     assert torch.isfinite(got)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-3)
-    for ours, theirs in zip(torch.autograd.grad(got, (h, W)), torch.autograd.grad(expected, (h, W))):
+    for ours, theirs in zip(torch.autograd.grad(got, (h, W)), torch.autograd.grad(expected, (h, W)), strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
@@ -195,7 +195,7 @@ def test_model_loss_is_the_cross_entropy_of_its_logits_with_the_same_gradients()
     expected_grads = torch.autograd.grad(expected, list(model.parameters()))
     got = model.loss(idx, targets)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
-    for g_got, g_expected in zip(torch.autograd.grad(got, list(model.parameters())), expected_grads):
+    for g_got, g_expected in zip(torch.autograd.grad(got, list(model.parameters())), expected_grads, strict=True):
         torch.testing.assert_close(g_got, g_expected, rtol=1e-4, atol=1e-6)
 
 

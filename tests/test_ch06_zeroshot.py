@@ -122,7 +122,7 @@ def test_batched_perplexity_and_evaluation_pieces_agree(tok, bigram):
     assert curve == [z.few_shot_accuracy(bigram, tok, task, k) for k in (0, 1, 2)]
     items = z.prompt_task_items(task, 1, seed=0)
     expect = [int(max(range(2), key=lambda j: z.continuation_logprob(bigram, tok, p, cs[j])) == a)
-              for (p, cs), (_, _, a) in zip(items, task.queries)]
+              for (p, cs), (_, _, a) in zip(items, task.queries, strict=True)]
     assert curve[1] == sum(expect) / 2
 
 
@@ -133,13 +133,13 @@ def test_batched_greedy_decoding_equals_chapter_5s_generate(tok):
     gpt = GPT2(GPT2Config(vocab_size=len(VOCAB), n_ctx=32, n_layers=2, n_heads=2, d_model=16, dropout=0.0)).eval()
     prompts = ["the cat", "a b a b a", "the dog sat on the mat ."]
     got = z.greedy_continuations(gpt, tok, prompts, 6)
-    for prompt, new in zip(prompts, got):
+    for prompt, new in zip(prompts, got, strict=True):
         ids = torch.tensor([tok.encode(prompt)])
         assert new == generate(gpt, ids, 6, temperature=0)[0, ids.size(1):].tolist()
     # decoding stops once every row has produced the stop token; rows keep what came after theirs
     stop = got[0][2]
     early = z.greedy_continuations(gpt, tok, prompts, 6, stop_id=stop)
-    assert all(e == g[: len(e)] for e, g in zip(early, got)) and len(early[0]) >= 3
+    assert all(e == g[: len(e)] for e, g in zip(early, got, strict=True)) and len(early[0]) >= 3
     assert all(stop in e for e in early) or len(early[0]) == 6
     # a long prompt keeps only its last n_ctx - max_new_tokens tokens
     long = " ".join(["a b"] * 20)
@@ -193,7 +193,7 @@ def test_shipped_checkpoints_load_and_grow():
     assert params == sorted(params) and len(set(params)) == len(params) >= 3
     text = "velmor is a town in dorune ."
     assert tok.decode(tok.encode(text)) == text
-    for size, (model, info) in models.items():
+    for _, (model, info) in models.items():
         assert model.config.vocab_size == tok.vocab_size and not model.training
         assert info["settings"] == {**z.TRAIN_SETTINGS, **info["settings"]}
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-
 import nbformat
 import pytest
 
 from autograder.__main__ import main as autograder_main
 from autograder.notebooks import NotebookError, answer_drift, check_source, execute, nbgrader_meta, read_notebook
-
-from conftest import KERNELS, autograde, describe, make_course, perfect_submission, source_notebook
+from conftest import KERNELS, autograde, describe, perfect_submission, source_notebook
 
 pytestmark = KERNELS  # it runs nbgrader
 
@@ -22,9 +19,9 @@ def _cell(nb, grade_id):
 
 
 @pytest.mark.slow
-def test_a_broken_answer_loses_exactly_its_points(tmp_path):
+def test_a_broken_answer_loses_exactly_its_points(course_copy):
     """softmax without the max-shift passes the easy checks, fails the overflow check and the hidden ones."""
-    course = make_course(tmp_path, WARMUP)
+    course = course_copy(WARMUP)
     naive = perfect_submission(course, WARMUP)
     _cell(naive, "softmax").source = (
         "def softmax(logits, dim=-1):\n    exp = torch.exp(logits)\n    return exp / exp.sum(dim=dim, keepdim=True)\n")

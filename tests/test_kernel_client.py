@@ -6,12 +6,15 @@ import asyncio
 import time
 from queue import Empty
 
+import pytest
 from jupyter_client.channels import AsyncZMQSocketChannel
 from nbgrader.preprocessors import Execute
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.kernel_client import SLICE, SlicedPollChannel, SlicedPollKernelClient, SlicedPollKernelManager
 from conftest import KERNELS, ROOT
+
+pytestmark = pytest.mark.slow  # kernels, nbgrader and waits of seconds: not for `make test-fast`
 
 
 def test_get_msg_waits_in_slices_up_to_the_callers_timeout(monkeypatch):

@@ -7,6 +7,7 @@ moment its source notebook exists.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -14,21 +15,17 @@ from autograder.notebooks import (
     HIDDEN_BEGIN,
     SOLUTION_BEGIN,
     answer_drift,
-    first_error,
     check_source,
+    first_error,
     nbgrader_meta,
     read_notebook,
-    strip_markers,
 )
-from autograder.release import generate
-
 from conftest import (
-    KERNELS,
     ASSIGNMENTS,
+    KERNELS,
     ROOT,
     autograde,
     describe,
-    make_course,
     perfect_submission,
     release_notebook,
     source_notebook,
@@ -56,15 +53,16 @@ def release_differences(release_dir, assignment):
     return diffs
 
 
-def test_release_is_in_sync_with_source(assignment, tmp_path):
-    generate([assignment], release_dir=tmp_path)
-    diffs = release_differences(tmp_path, assignment)
+@pytest.mark.slow  # nbgrader generates the release (once per session: the fixture generated_course)
+def test_release_is_in_sync_with_source(assignment, generated_course):
+    diffs = release_differences(generated_course(assignment) / "notebooks", assignment)
     assert not diffs, "\n".join(diffs) + "\nRegenerate the student notebooks with `make release`."
 
 
-def test_stale_release_is_detected(assignment, tmp_path):
+@pytest.mark.slow  # nbgrader generates the release (once per session: the fixture generated_course)
+def test_stale_release_is_detected(assignment, generated_course, tmp_path):
     """The sync check can fail: a release made from a changed source differs from notebooks/."""
-    generate([assignment], release_dir=tmp_path)
+    shutil.copytree(generated_course(assignment) / "notebooks" / assignment, tmp_path / assignment)
     path = next((tmp_path / assignment).glob("*.ipynb"))
     nb = json.loads(path.read_text())
     nb["cells"][0]["source"] = ["# changed in the source\n"] + nb["cells"][0]["source"]
@@ -97,12 +95,12 @@ def test_answers_are_the_package_code(assignment):
 
 
 @pytest.mark.slow
-def test_graded_by_nbgrader(assignment, tmp_path):
+def test_graded_by_nbgrader(assignment, course_copy):
     """Handed in unmodified the release scores 0 on every test cell; with the reference answers, full marks.
 
     Graded by nbgrader itself (generate_assignment, then autograde, which restores the hidden tests).
     """
-    course = make_course(tmp_path, assignment)
+    course = course_copy(assignment)
     release = read_notebook(course / "notebooks" / assignment / source_notebook(assignment).name)
     scores = autograde(course, assignment, {"unmodified": release, "perfect": perfect_submission(course, assignment)})
     earned = [s for s in scores["unmodified"] if s.points > 0]

@@ -62,6 +62,7 @@ def test_every_import_of_the_pages_and_notebooks_is_declared():
     """What the book's pages and the exercise notebooks import is installed by `pip install gptcourse[hf]`."""
     import ast
     import json
+
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

@@ -30,7 +30,7 @@ def test_reference_alignment_points_at_the_translated_word():
         source = tt.random_sentence(rng, length)
         align = tt.reference_alignment(source)
         assert sorted(align) == list(range(length))  # a permutation
-        for word, pos in zip(tt.translate(source), align):
+        for word, pos in zip(tt.translate(source), align, strict=True):
             if source[pos] == "and":
                 assert word == "kaj"
             elif source[pos] in tt._VERB_OF:
