@@ -10,6 +10,7 @@
    found next to the notebook).
 3. The edition: ``GPTCOURSE_EDITION=solutions`` (``make book-solutions``) marks every page as the
    solutions edition.
+4. Execution: notebooks run with the course's sliced-poll kernel client (:func:`sliced_execution`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,33 @@ def banner(app, pagename, templatename, context, doctree) -> None:
         context["body"] = "".join(parts) + context["body"]
 
 
+def sliced_execution() -> None:
+    """Pages and notebooks run with the course's kernel client, which polls in slices of a second.
+
+    With ipywidgets, nbclient's own client sometimes sleeps through a cell's reply until the cell's
+    timeout (jupyter/nbclient#312; see autograder/kernel_client.py): the solutions edition runs the
+    exercises' ``interact`` cells, where one such stall would cost the build ten minutes. myst-nb runs
+    notebooks through jupyter-cache's ``executenb`` (nbclient's ``execute``), which takes no option for
+    the client, so the kernel manager class is given to it here.
+    """
+    import jupyter_cache.executors.utils as executors
+
+    from autograder.kernel_client import SlicedPollKernelManager
+
+    plain = executors.executenb
+    if getattr(plain, "sliced_polls", False):
+        return
+
+    def executenb(nb, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SlicedPollKernelManager)
+        return plain(nb, **kwargs)
+
+    executenb.sliced_polls = True
+    executors.executenb = executenb
+
+
 def setup(app):
+    sliced_execution()
     app.add_config_value("_course_wheel", "", "html")
     app.connect("config-inited", configure)
     app.connect("html-page-context", banner)
