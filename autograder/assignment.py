@@ -19,7 +19,7 @@ import nbformat
 
 from .errors import NotebookError, UsageError
 from .interpreter import ensure_tools_on_path
-from .notebooks import HIDDEN_BEGIN, HIDDEN_END, check_source, nbgrader_meta
+from .notebooks import HIDDEN_BEGIN, HIDDEN_END, SOLUTION_BEGIN, SOLUTION_END, check_source, nbgrader_meta
 from .release import ROOT, load_config
 from .scan import bound_names, defined_functions
 
@@ -216,15 +216,15 @@ def _approximate_release(source_nb, cells: list[SourceCell]):
     return nb
 
 
-def _stub(source: str) -> str:
+def released_answer(source: str) -> str:
     """A solution cell as nbgrader releases it (used where no release was generated)."""
     out, inside = [], False
     for line in source.splitlines():
-        if line.strip() == "### BEGIN SOLUTION":
+        if line.strip() == SOLUTION_BEGIN:
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
             out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
-        elif line.strip() == "### END SOLUTION":
+        elif line.strip() == SOLUTION_END:
             inside = False
         elif not inside:
             out.append(line)
@@ -267,7 +267,7 @@ def prepare(name: str, source_dir: Path | None = None, cache: Path | None = None
         released = release_cells.get(meta["grade_id"])
         if released is None:
             text = _hidden_stripped(cell.source) if role == "test" else \
-                _stub(cell.source) if role in ("solution", "manual") else cell.source
+                released_answer(cell.source) if role in ("solution", "manual") else cell.source
             released = nbformat.from_dict({**cell, "source": text})
         sc = SourceCell(grade_id=meta["grade_id"], role=role, cell_type=cell.cell_type, source=cell.source,
                         release_source=released.source, release_cell=json.loads(json.dumps(released)),

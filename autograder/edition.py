@@ -17,14 +17,14 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from .notebooks import HIDDEN_BEGIN, SOLUTION_BEGIN
+from .notebooks import HIDDEN_BEGIN, HIDDEN_END, SOLUTION_BEGIN, SOLUTION_END
 from .release import ROOT, assignments
 
 MARKERS = {
     SOLUTION_BEGIN: "# --- the reference answer ---",
-    "### END SOLUTION": "# --- end of the reference answer ---",
+    SOLUTION_END: "# --- end of the reference answer ---",
     HIDDEN_BEGIN: "# --- the hidden tests (the grader adds them) ---",
-    "### END HIDDEN TESTS": "# --- end of the hidden tests ---",
+    HIDDEN_END: "# --- end of the hidden tests ---",
 }
 
 

@@ -26,8 +26,10 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.assignment import released_answer
+from autograder.notebooks import HIDDEN_BEGIN, HIDDEN_END
+
 ROOT = Path(__file__).resolve().parents[2]
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def run(assignment: str, answers: dict[str, str] | None = None, release: bool = 
             continue
         source = answers.get(grade_id, cell.source)
         if release and meta.get("solution"):
-            source = _released(source)
+            source = released_answer(source)
         outcome = outcomes[grade_id] = Outcome()
         visible, hidden = _split_test(source) if meta.get("grade") else (source, "")
         filename = f"<cell {index} {grade_id}>"
@@ -119,21 +121,6 @@ def run(assignment: str, answers: dict[str, str] | None = None, release: bool = 
             except BaseException:  # noqa: BLE001
                 outcome.hidden = _error()
     return outcomes
-
-
-def _released(source: str) -> str:
-    """The student's version of an answer cell, as nbgrader makes it."""
-    out, skipping = [], False
-    for line in source.splitlines():
-        if line.strip() == "### BEGIN SOLUTION":
-            indent = line[: len(line) - len(line.lstrip())]
-            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
-            skipping = True
-        elif line.strip() == "### END SOLUTION":
-            skipping = False
-        elif not skipping:
-            out.append(line)
-    return "\n".join(out)
 
 
 def with_mistake(assignment: str, mistake: Mistake) -> dict[str, Outcome]:
