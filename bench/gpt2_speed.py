@@ -45,7 +45,8 @@ from torch.nn import functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gptcourse.ch05_gpt2 import generate, load_gpt2, save_tiny_hf_checkpoint  # noqa: E402
+from gptcourse.ch05_checkpoints import load_gpt2, save_tiny_hf_checkpoint
+from gptcourse.ch05_generation import generate
 
 
 def timed(fns, repeat, warmup=1):

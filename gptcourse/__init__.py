@@ -4,18 +4,31 @@ One module per chapter, read top to bottom; each implementation is written once 
 later chapters import it.
 
 - :mod:`gptcourse.ch00_lm`            softmax, the count-based language model and L1
-- :mod:`gptcourse.translation_task`   the toy translation task of chapters 1-3 (data, splits, metrics)
 - :mod:`gptcourse.ch01_seq2seq`       the GRU encoder-decoder, teacher forcing, greedy decoding
+- :mod:`gptcourse.ch01_evaluation`    exact match and token accuracy by source length (chapters 1-3)
 - :mod:`gptcourse.ch02_attention`     additive and dot-product attention, the attention decoder
 - :mod:`gptcourse.ch03_transformer`   scaled dot-product and multi-head attention, positional encoding, the Transformer
-- :mod:`gptcourse.gpt1_data`          the toy pre-training corpus and the small labelled tasks of chapter 4
-- :mod:`gptcourse.ch04_gpt1`          GPT-1: the decoder-only model, pre-training, fine-tuning with the auxiliary LM loss
-- :mod:`gptcourse.ch05_gpt2`          GPT-2: pre-LN blocks, parameter counts, the weight loader, sampling, the KV cache
+- :mod:`gptcourse.ch04_gpt1`          GPT-1: the decoder-only model, its objectives L1, L2, L3, the classifier head
+- :mod:`gptcourse.ch04_bpe`           byte-pair encoding on words, GPT-1 style
+- :mod:`gptcourse.ch04_pretraining`   pre-training with L1, GPT-1's schedule, the shipped toy GPT-1
+- :mod:`gptcourse.ch04_finetune`      input transformations, fine-tuning with L3, the few-label experiments
+- :mod:`gptcourse.ch05_gpt2`          GPT-2: pre-LN blocks, parameter counts, the KV cache
+- :mod:`gptcourse.ch05_tied_loss`     the tied head's cross-entropy in cache-sized slices
+- :mod:`gptcourse.ch05_generation`    one cached decoding step, top-k, nucleus sampling, generate
+- :mod:`gptcourse.ch05_checkpoints`   Hugging Face GPT-2 checkpoints in both directions, offline
 - :mod:`gptcourse.ch05_bpe`           GPT-2's byte-level BPE tokenizer, offline
-- :mod:`gptcourse.mini_webtext`       the generated "mini-WebText" corpus and its zero-shot evaluation sets
-- :mod:`gptcourse.ch06_zeroshot`      zero-shot and few-shot evaluation by language-model likelihood
+- :mod:`gptcourse.ch05_experiments`   the small GPT-2 with the real tokenizer; pre-LN against post-LN
+- :mod:`gptcourse.ch06_zeroshot`      zero-shot and few-shot scoring by language-model likelihood
+- :mod:`gptcourse.ch06_evaluation`    the Table-3-shaped comparison on mini-WebText, few-shot, TL;DR
+- :mod:`gptcourse.ch06_models`        the four GPT-2s of chapter 6, how they were trained
+- :mod:`gptcourse.data`               the generated data sets of every chapter
+- :mod:`gptcourse.training`           shared plumbing: padding, random windows, the training loop, the training cache
+- :mod:`gptcourse.saving`             the one checkpoint format (safetensors + JSON)
+- :mod:`gptcourse.testing`            tiny language models with known answers, for the tests
 - :mod:`gptcourse.style`              the one plotting style every figure uses
 - :mod:`gptcourse.checks`             the assertions the exercise tests use (they explain what went wrong)
+
+``python -m gptcourse pretrain ch04|ch05|ch06`` remakes the shipped checkpoints.
 """
 
 import io

@@ -31,7 +31,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .translation_task import TranslationTask, Vocab, train_cached
+from gptcourse.data.translation_task import TranslationTask, Vocab
+from gptcourse.training import fit, train_cached
 
 
 @dataclass
@@ -119,7 +120,7 @@ def masked_cross_entropy(logits, targets, pad_id=0):
 
 
 def seq2seq_loss(model, batch, pad_id=0):
-    """The teacher-forced training loss of one :class:`~gptcourse.translation_task.Batch`."""
+    """The teacher-forced training loss of one :class:`~gptcourse.data.translation_task.Batch`."""
     logits = teacher_forcing_logits(model, batch.src, batch.src_lengths, batch.tgt_in)
     return masked_cross_entropy(logits, batch.tgt_out, pad_id)
 
@@ -146,7 +147,7 @@ def greedy_decode(model, src, src_lengths, max_len, sos_id=1, eos_id=2):
 
 
 def translator(model, task: TranslationTask, extra_words: int = 5):
-    """A function list-of-source-word-lists -> list-of-predicted-word-lists (for ``translation_task.evaluate``)."""
+    """A function list-of-source-word-lists -> list-of-predicted-word-lists (for :func:`gptcourse.ch01_evaluation.evaluate`)."""
 
     def translate_fn(sources):
         model.eval()
@@ -170,48 +171,28 @@ class TrainConfig:
     seed: int = 0
 
 
-def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), progress: bool = True,
+def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), show_progress: bool = True,
           desc: str = "training") -> list[float]:
     """Adam on the teacher-forced loss over ``config.steps`` batches of the training split.
 
     Returns the loss of every step. Deterministic for a given ``config.seed`` (on one device).
     """
-    from . import progress as progress_bar
-
     torch.manual_seed(config.seed)
     device = next(model.parameters()).device
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    losses: list[float] = []
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     batches = task.endless_batches("train", config.batch_size, seed=config.seed)
-    bar = progress_bar(range(config.steps), desc=desc, disable=not progress, mininterval=1.0)
-    model.train()
-    for _ in bar:
-        batch = next(batches)
-        loss = seq2seq_loss(model, batch.to(device), model.config.pad_id)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        opt.step()
-        losses.append(loss.item())
-        if len(losses) % 50 == 0:
-            bar.set_postfix(loss=f"{sum(losses[-50:]) / 50:.3f}")
-    model.eval()
-    return losses
+    return fit(model, batches, lambda m, batch: seq2seq_loss(m, batch.to(device), m.config.pad_id), optimizer,
+               config.steps, clip=config.clip, desc=desc, show_progress=show_progress)
 
 
 def build_and_train(task: TranslationTask, model_config: Seq2SeqConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), progress: bool = True,
+                    train_config: TrainConfig = TrainConfig(), show_progress: bool = True,
                     reuse: bool = False):
     """Chapter 1's experiment in one call: a seeded :class:`Seq2Seq`, trained; returns (model, losses).
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
     """
     model_config = model_config or Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab))
-
-    def make_model():
-        torch.manual_seed(train_config.seed)
-        return Seq2Seq(model_config)
-
-    return train_cached("ch01_seq2seq", task, make_model,
-                        lambda model: train(model, task, train_config, progress=progress, desc="seq2seq"),
-                        model_config, train_config, reuse=reuse)
+    return train_cached("ch01_seq2seq", task, lambda: Seq2Seq(model_config),
+                        lambda model: train(model, task, train_config, show_progress, desc="seq2seq"),
+                        model_config, train_config, seed=train_config.seed, reuse=reuse)

@@ -27,8 +27,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .ch01_seq2seq import DecoderStep, Encoder, TrainConfig, train
-from .translation_task import TranslationTask, Vocab, train_cached
+from gptcourse import style
+from gptcourse.ch01_seq2seq import DecoderStep, Encoder, TrainConfig, greedy_decode, train
+from gptcourse.data.translation_task import TranslationTask, Vocab
+from gptcourse.training import train_cached
 
 
 @dataclass
@@ -127,22 +129,26 @@ class AttentionSeq2Seq(nn.Module):
         return logits, (s, states, mask, alpha)
 
 
-@torch.no_grad()
+class _RecordingSteps:
+    """The model as chapter 1's ``greedy_decode`` sees it (``encode`` and ``step``), keeping each step's weights."""
+
+    def __init__(self, model):
+        self.model, self.weights = model, []
+
+    def encode(self, src, src_lengths):
+        return self.model.encode(src, src_lengths)
+
+    def step(self, y_prev, state):
+        logits, state = self.model.step(y_prev, state)
+        self.weights.append(state[3])  # alpha_t
+        return logits, state
+
+
 def greedy_decode_with_attention(model, src, src_lengths, max_len, sos_id=1, eos_id=2):
-    """Greedy decoding that also returns the attention weights: ids (B, T) and alpha (B, T, S)."""
-    state = model.encode(src, src_lengths)
-    y = torch.full((src.size(0),), sos_id, dtype=torch.long, device=src.device)
-    done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
-    ids, weights = [], []
-    for _ in range(max_len):
-        logits, state = model.step(y, state)
-        y = logits.argmax(dim=-1).masked_fill(done, eos_id)
-        ids.append(y)
-        weights.append(state[3])
-        done = done | (y == eos_id)
-        if done.all():
-            break
-    return torch.stack(ids, dim=1), torch.stack(weights, dim=1)
+    """Chapter 1's greedy decoding, also returning the attention weights: ids (B, T) and alpha (B, T, S)."""
+    recorder = _RecordingSteps(model)
+    ids = greedy_decode(recorder, src, src_lengths, max_len, sos_id, eos_id)
+    return ids, torch.stack(recorder.weights, dim=1)
 
 
 def alignment(model, task: TranslationTask, source_words, extra_words: int = 5):
@@ -157,22 +163,17 @@ def alignment(model, task: TranslationTask, source_words, extra_words: int = 5):
 
 
 def build_and_train(task: TranslationTask, model_config: AttentionConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), progress: bool = True,
+                    train_config: TrainConfig = TrainConfig(), show_progress: bool = True,
                     reuse: bool = False):
     """Chapter 2's experiment: a seeded :class:`AttentionSeq2Seq` trained like chapter 1's model.
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
     """
     model_config = model_config or AttentionConfig(len(task.src_vocab), len(task.tgt_vocab))
-
-    def make_model():
-        torch.manual_seed(train_config.seed)
-        return AttentionSeq2Seq(model_config)
-
-    return train_cached("ch02_attention", task, make_model,
-                        lambda model: train(model, task, train_config, progress=progress,
+    return train_cached("ch02_attention", task, lambda: AttentionSeq2Seq(model_config),
+                        lambda model: train(model, task, train_config, show_progress,
                                             desc=f"attention ({model_config.score})"),
-                        model_config, train_config, reuse=reuse)
+                        model_config, train_config, seed=train_config.seed, reuse=reuse)
 
 
 def plot_attention(weights, source_words, target_words, ax=None, title=None):
@@ -180,8 +181,6 @@ def plot_attention(weights, source_words, target_words, ax=None, title=None):
 
     A translation cut off at the length limit has no ``<eos>`` step: its weights have one row per word.
     """
-    from . import style
-
     style.use()
     if isinstance(weights, torch.Tensor):
         weights = weights.detach().cpu().numpy()

@@ -34,9 +34,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .ch01_seq2seq import TrainConfig as _RecurrentTrainConfig
-from .ch01_seq2seq import masked_cross_entropy
-from .translation_task import TranslationTask, train_cached
+from gptcourse.ch01_seq2seq import TrainConfig as _RecurrentTrainConfig
+from gptcourse.ch01_seq2seq import masked_cross_entropy
+from gptcourse.data.translation_task import TranslationTask
+from gptcourse.training import fit, train_cached
 
 _BUDGET = _RecurrentTrainConfig()  # chapters 1-2's training budget: steps, batch size, seed
 
@@ -375,35 +376,24 @@ class TrainConfig:
     seed: int = _BUDGET.seed
 
 
-def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), progress: bool = True,
+def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), show_progress: bool = True,
           desc: str = "Transformer") -> list[float]:
     """Adam + the Noam schedule on the masked cross-entropy of all target positions at once.
 
     One forward pass per batch computes every target position (teacher forcing, the causal mask
     hiding the future): there is no loop over time steps. Returns the loss of every step.
     """
-    from . import progress as progress_bar
-
     torch.manual_seed(config.seed)
     device = next(model.parameters()).device
     optimizer, scheduler = noam_optimizer(model, model.config.d_model, config.warmup, config.factor)
-    losses: list[float] = []
     batches = task.endless_batches("train", config.batch_size, seed=config.seed)
-    bar = progress_bar(range(config.steps), desc=desc, disable=not progress, mininterval=1.0)
-    model.train()
-    for _ in bar:
-        batch = next(batches)
+
+    def loss_of(model, batch):
         batch = batch.to(device)
-        loss = masked_cross_entropy(model(batch.src, batch.tgt_in), batch.tgt_out, model.config.pad_id)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        if len(losses) % 50 == 0:
-            bar.set_postfix(loss=f"{sum(losses[-50:]) / 50:.3f}")
-    model.eval()
-    return losses
+        return masked_cross_entropy(model(batch.src, batch.tgt_in), batch.tgt_out, model.config.pad_id)
+
+    return fit(model, batches, loss_of, optimizer, config.steps, scheduler=scheduler, desc=desc,
+               show_progress=show_progress)
 
 
 def small_config(task: TranslationTask, **overrides) -> TransformerConfig:
@@ -414,21 +404,16 @@ def small_config(task: TranslationTask, **overrides) -> TransformerConfig:
 
 
 def build_and_train(task: TranslationTask, model_config: TransformerConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), progress: bool = True,
+                    train_config: TrainConfig = TrainConfig(), show_progress: bool = True,
                     reuse: bool = False):
     """Chapter 3's experiment in one call: a seeded :class:`Transformer`, trained; returns (model, losses).
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
     """
     model_config = model_config or small_config(task)
-
-    def make_model():
-        torch.manual_seed(train_config.seed)
-        return Transformer(model_config)
-
-    return train_cached("ch03_transformer", task, make_model,
-                        lambda model: train(model, task, train_config, progress=progress),
-                        model_config, train_config, reuse=reuse)
+    return train_cached("ch03_transformer", task, lambda: Transformer(model_config),
+                        lambda model: train(model, task, train_config, show_progress),
+                        model_config, train_config, seed=train_config.seed, reuse=reuse)
 
 
 # ---------------------------------------------------------------------------------------------

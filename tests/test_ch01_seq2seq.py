@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from gptcourse import ch01_seq2seq as c1
-from gptcourse.translation_task import make_task
+from gptcourse.data.translation_task import make_task
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_greedy_decode_stops_at_eos():
 
 def test_training_lowers_the_loss_and_translator_returns_words(task):
     model = small_model(task)
-    losses = c1.train(model, task, c1.TrainConfig(steps=60, batch_size=32, lr=1e-2), progress=False)
+    losses = c1.train(model, task, c1.TrainConfig(steps=60, batch_size=32, lr=1e-2), show_progress=False)
     assert len(losses) == 60
     assert sum(losses[-10:]) / 10 < 0.75 * sum(losses[:10]) / 10
     preds = c1.translator(model, task)([s for s, _ in task.test[:4]])
@@ -108,6 +108,6 @@ def test_training_lowers_the_loss_and_translator_returns_words(task):
 
 
 def test_training_is_deterministic(task):
-    a = c1.train(small_model(task), task, c1.TrainConfig(steps=5, batch_size=16), progress=False)
-    b = c1.train(small_model(task), task, c1.TrainConfig(steps=5, batch_size=16), progress=False)
+    a = c1.train(small_model(task), task, c1.TrainConfig(steps=5, batch_size=16), show_progress=False)
+    b = c1.train(small_model(task), task, c1.TrainConfig(steps=5, batch_size=16), show_progress=False)
     assert a == b

@@ -7,7 +7,7 @@ import torch
 
 from gptcourse import ch01_seq2seq as c1
 from gptcourse import ch02_attention as c2
-from gptcourse.translation_task import make_task
+from gptcourse.data.translation_task import make_task
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_greedy_decode_with_attention_agrees_with_greedy_decode(task):
 
 def test_attention_trains_faster_than_it_starts(task):
     model = small_model(task)
-    losses = c1.train(model, task, c1.TrainConfig(steps=60, batch_size=32, lr=1e-2), progress=False)
+    losses = c1.train(model, task, c1.TrainConfig(steps=60, batch_size=32, lr=1e-2), show_progress=False)
     assert losses[0] == pytest.approx(math.log(len(task.tgt_vocab)), rel=0.2)
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10
 

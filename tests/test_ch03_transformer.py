@@ -300,10 +300,10 @@ def test_noam_schedule_and_adam_settings():
 
 def test_training_on_the_toy_task_lowers_the_loss():
     from gptcourse.ch03_transformer import TrainConfig, build_and_train, small_config
-    from gptcourse.translation_task import make_task
+    from gptcourse.data.translation_task import make_task
 
     task = make_task(n_train=400, n_valid=10, n_test=10, n_long=10)
     model, losses = build_and_train(task, small_config(task, d_model=32, d_ff=64),
-                                    TrainConfig(steps=30, batch_size=32, warmup=10), progress=False)
+                                    TrainConfig(steps=30, batch_size=32, warmup=10), show_progress=False)
     assert len(losses) == 30 and not model.training
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5

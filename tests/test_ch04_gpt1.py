@@ -10,40 +10,35 @@ import torch.nn.functional as F
 from torch import nn
 
 from gptcourse.ch03_transformer import load_torch_encoder_layer
-from gptcourse.ch04_gpt1 import (
-    GPT1,
-    PRETRAINED_PATH,
-    Block,
-    BPETokenizer,
-    GPT1Classifier,
-    GPT1Config,
+from gptcourse.ch04_bpe import BPETokenizer, bpe_merge_step, learn_bpe, merge_pair, pair_counts, word_symbols
+from gptcourse.ch04_finetune import (
     accuracy,
-    bpe_merge_step,
     classification_input,
-    count_parameters,
     encode_task,
     entailment_input,
     finetune,
-    generate,
-    gpt1_lr,
-    l3_loss,
-    learn_bpe,
-    lm_loss,
-    load_pretrained,
-    merge_pair,
     multiple_choice_inputs,
-    multiple_choice_logits,
     new_classifier,
     pad_batch,
-    pair_counts,
     similarity_inputs,
-    similarity_logits,
-    word_symbols,
 )
+from gptcourse.ch04_gpt1 import (
+    GPT1,
+    Block,
+    GPT1Classifier,
+    GPT1Config,
+    count_model_parameters,
+    l3_loss,
+    lm_loss,
+    multiple_choice_logits,
+    sample,
+    similarity_logits,
+)
+from gptcourse.ch04_pretraining import PRETRAINED_DIR, gpt1_lr, load_pretrained
 
 
 def small_config(**kw):
-    return GPT1Config(**{"vocab_size": 37, "n_positions": 16, "d_model": 16, "n_layers": 2, "n_heads": 4,
+    return GPT1Config(**{"vocab_size": 37, "n_ctx": 16, "d_model": 16, "n_layers": 2, "n_heads": 4,
                          "d_ff": 32, "dropout": 0.0, **kw})
 
 
@@ -59,7 +54,7 @@ def test_paper_model_has_117M_parameters():
     with torch.device("meta"):
         model = GPT1(GPT1Config())
     # 40,478 x 768 tokens + 512 x 768 positions + 12 x 7,087,872 per block; no output matrix (tied)
-    assert count_parameters(model) == 116_534_784
+    assert count_model_parameters(model) == 116_534_784
 
 
 def test_block_is_torch_post_ln_encoder_layer_with_causal_mask_and_gelu():
@@ -98,7 +93,7 @@ def test_output_layer_is_the_token_embedding():
 
 def test_init_is_normal_0_02():
     torch.manual_seed(0)
-    model = GPT1(GPT1Config(vocab_size=500, n_positions=64, d_model=128, n_layers=2, n_heads=4, d_ff=512))
+    model = GPT1(GPT1Config(vocab_size=500, n_ctx=64, d_model=128, n_layers=2, n_heads=4, d_ff=512))
     assert abs(model.W_e.weight.std().item() - 0.02) < 1e-3
     assert model.blocks[0].ffn.W_1.bias.abs().max() == 0
 
@@ -113,12 +108,12 @@ def test_lm_loss_is_shifted_cross_entropy_and_ignores_pad():
     assert lm_loss(torch.zeros(1, 4, 7), torch.tensor([[1, 2, 3, 4]])).item() == pytest.approx(math.log(7))
 
 
-def test_generate_greedy_is_deterministic_and_extends_the_prompt():
+def test_sample_greedy_is_deterministic_and_extends_the_prompt():
     model = seeded_model()
-    out = generate(model, [1, 2], 5, temperature=0)
-    assert out[:2] == [1, 2] and len(out) == 7 and out == generate(model, [1, 2], 5, temperature=0)
+    out = sample(model, [1, 2], 5, temperature=0)
+    assert out[:2] == [1, 2] and len(out) == 7 and out == sample(model, [1, 2], 5, temperature=0)
     g = torch.Generator().manual_seed(0)
-    assert len(generate(model, [1], 20, top_k=3, generator=g)) == 21  # longer than n_positions is cropped
+    assert len(sample(model, [1], 20, generator=g)) == 21  # longer than n_ctx is cropped
 
 
 # ----- fine-tuning ----------------------------------------------------------------------------
@@ -235,8 +230,7 @@ def test_new_classifier_copies_the_pretrained_weights_and_redraws_the_task_token
 
 
 def test_shipped_checkpoint_loads_is_small_and_knows_the_corpus():
-    assert PRETRAINED_PATH.is_file()
-    assert PRETRAINED_PATH.stat().st_size < 400_000
+    assert sum(f.stat().st_size for f in PRETRAINED_DIR.iterdir()) < 400_000
     model, tok, info = load_pretrained()
     assert info["losses"][-1] < info["losses"][0] / 3
     U = torch.tensor([tok.encode("mia was thirsty , so mia drank some water .")])

@@ -11,7 +11,15 @@ from torch.nn import functional as F
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from gptcourse.ch05_gpt2 import (  # noqa: E402
+from gptcourse.ch05_checkpoints import (
+    convert_hf_state_dict,
+    find_gpt2_checkpoint,
+    hf_to_course_key,
+    load_gpt2,
+    save_tiny_hf_checkpoint,
+)
+from gptcourse.ch05_generation import decode_step, generate, next_token, top_k_filter, top_p_filter
+from gptcourse.ch05_gpt2 import (
     GPT1_VOCAB_SIZE,
     GPT2,
     GPT2_SIZES,
@@ -20,20 +28,9 @@ from gptcourse.ch05_gpt2 import (  # noqa: E402
     Block,
     GPT2Config,
     KVCache,
-    convert_hf_state_dict,
     count_parameters,
-    decode_step,
-    find_gpt2_checkpoint,
-    generate,
-    hf_to_course_key,
-    load_gpt2,
-    next_token,
-    save_tiny_hf_checkpoint,
-    tied_head_cross_entropy,
-    tied_head_workspace_size,
-    top_k_filter,
-    top_p_filter,
 )
+from gptcourse.ch05_tied_loss import tied_head_cross_entropy, tied_head_workspace_size
 
 TINY = GPT2Config(vocab_size=50, n_ctx=32, n_layers=2, n_heads=4, d_model=16, dropout=0.0)
 
@@ -380,9 +377,9 @@ def test_sampling_is_reproducible_with_a_generator_and_cache_does_not_change_it(
 def test_gpt1_has_gpt2s_block_parameters_and_no_final_layernorm():
     """The book counts GPT-1 with count_parameters minus the final LayerNorm; chapter 4's model agrees."""
     from gptcourse.ch04_gpt1 import GPT1, GPT1Config
-    from gptcourse.ch04_gpt1 import count_parameters as count_model
+    from gptcourse.ch04_gpt1 import count_model_parameters as count_model
 
-    gpt1 = GPT1Config(vocab_size=101, n_positions=17, d_model=24, n_layers=3, n_heads=4, d_ff=96)
+    gpt1 = GPT1Config(vocab_size=101, n_ctx=17, d_model=24, n_layers=3, n_heads=4, d_ff=96)
     same_sizes = GPT2Config(vocab_size=101, n_ctx=17, n_layers=3, n_heads=4, d_model=24, d_ff=96)
     assert count_model(GPT1(gpt1)) == count_parameters(same_sizes) - 2 * 24
 
@@ -390,7 +387,7 @@ def test_gpt1_has_gpt2s_block_parameters_and_no_final_layernorm():
 def test_save_gpt2_is_readable_by_hugging_face_and_by_the_course(tmp_path):
     from transformers import GPT2LMHeadModel
 
-    from gptcourse.ch05_gpt2 import save_gpt2
+    from gptcourse.ch05_checkpoints import save_gpt2
 
     torch.manual_seed(0)
     model = GPT2(TINY).eval()
@@ -402,8 +399,8 @@ def test_save_gpt2_is_readable_by_hugging_face_and_by_the_course(tmp_path):
 
 
 def test_toy_corpus_uses_few_of_gpt2s_tokens():
-    from gptcourse.ch05_gpt2 import toy_corpus
-    from gptcourse.gpt1_data import unlabelled_corpus
+    from gptcourse.ch05_experiments import toy_corpus
+    from gptcourse.data.gpt1_data import unlabelled_corpus
 
     stream, tok = toy_corpus()
     assert 100 < tok.vocab_size < 1000 and int(stream.max()) == tok.vocab_size - 1
@@ -416,7 +413,7 @@ def test_toy_corpus_uses_few_of_gpt2s_tokens():
 def test_shipped_small_gpt2_is_trained_and_in_hugging_faces_layout():
     from transformers import GPT2LMHeadModel
 
-    from gptcourse.ch05_gpt2 import TOY_GPT2_DIR, load_toy_gpt2, toy_corpus
+    from gptcourse.ch05_experiments import TOY_GPT2_DIR, load_toy_gpt2, toy_corpus
 
     model, tok, info = load_toy_gpt2()
     stream, corpus_tok = toy_corpus()
@@ -434,7 +431,7 @@ def test_shipped_small_gpt2_is_trained_and_in_hugging_faces_layout():
 
 @pytest.mark.slow  # two small trainings: about 3 s on an idle 2-core machine
 def test_pre_ln_trains_where_post_ln_stalls_and_why():
-    from gptcourse.ch05_gpt2 import deep_narrow_models, toy_corpus, train_recording_gradients
+    from gptcourse.ch05_experiments import deep_narrow_models, toy_corpus, train_recording_gradients
 
     stream, tok = toy_corpus()
     counts = torch.bincount(stream).double()

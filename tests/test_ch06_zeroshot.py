@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import pytest
 import torch
 
+from gptcourse import ch06_evaluation as evaluation
+from gptcourse import ch06_models, testing
 from gptcourse import ch06_zeroshot as z
-from gptcourse import mini_webtext as mw
+from gptcourse.ch04_pretraining import PretrainSettings
 from gptcourse.ch05_gpt2 import GPT2, GPT2Config
+from gptcourse.data import mini_webtext as mw
 
 VOCAB = ["the", "cat", "dog", "sat", "on", "mat", "log", ".", "=", "a", "b"]
 
 
 @pytest.fixture
 def tok():
-    return z.WordTokenizer(VOCAB)
+    return testing.WordTokenizer(VOCAB)
 
 
 @pytest.fixture
 def bigram():
-    return z.BigramLM(len(VOCAB), seed=1)
+    return testing.BigramLM(len(VOCAB), seed=1)
 
 
 def closed_form(model, tok, prompt, continuation):
@@ -44,7 +48,7 @@ def test_continuation_logprob_is_the_sum_of_the_right_token_logprobs(tok, bigram
 
 
 def test_cloze_choice_scores_the_words_after_the_gap(tok):
-    model = z.BigramLM(len(VOCAB), seed=0)
+    model = testing.BigramLM(len(VOCAB), seed=0)
     with torch.no_grad():
         model.table.zero_()
         model.table[VOCAB.index("the"), VOCAB.index("cat")] = 1.0  # "cat" slightly likelier after "the"
@@ -70,7 +74,7 @@ def test_sliding_window_gives_each_token_the_right_context():
     predicted from index t - k * stride - 1 of that window.
     """
     V, conf = 8, 3.0
-    model = z.PositionLM(V, conf)
+    model = testing.PositionLM(V, conf)
     ids = torch.randint(0, 6, (40,), generator=torch.Generator().manual_seed(0)).tolist()
     norm = math.log(math.exp(conf) + V - 1)
     for window, stride in [(5, 2), (6, 5), (8, 1), (64, 7)]:
@@ -110,7 +114,7 @@ def test_batched_scores_equal_the_one_at_a_time_ones(tok, bigram):
 
 def test_batched_perplexity_and_evaluation_pieces_agree(tok, bigram):
     ids = torch.randint(0, len(VOCAB), (70,), generator=torch.Generator().manual_seed(1)).tolist()
-    for model in (bigram, z.PositionLM(len(VOCAB))):
+    for model in (bigram, testing.PositionLM(len(VOCAB))):
         for window, stride in [(8, 3), (16, 15), (100, 10)]:
             assert z.batched_perplexity(model, ids, window, stride, batch_size=3) == pytest.approx(
                 z.sliding_window_perplexity(model, ids, window, stride), rel=1e-6)
@@ -118,16 +122,16 @@ def test_batched_perplexity_and_evaluation_pieces_agree(tok, bigram):
         z.batched_perplexity(bigram, ids, 5, 5)
     task = mw.PromptTask("toy", "{x} = {y}", (("a", ("b", "cat"), 0), ("cat", ("dog", "a b"), 1)),
                          (("the", "cat"), ("dog", "mat")))
-    curve = z.few_shot_curve(bigram, tok, task, [0, 1, 2])
-    assert curve == [z.few_shot_accuracy(bigram, tok, task, k) for k in (0, 1, 2)]
-    items = z.prompt_task_items(task, 1, seed=0)
+    curve = evaluation.few_shot_curve(bigram, tok, task, [0, 1, 2])
+    assert curve == [evaluation.few_shot_accuracy(bigram, tok, task, k) for k in (0, 1, 2)]
+    items = evaluation.prompt_task_items(task, 1, seed=0)
     expect = [int(max(range(2), key=lambda j: z.continuation_logprob(bigram, tok, p, cs[j])) == a)
               for (p, cs), (_, _, a) in zip(items, task.queries, strict=True)]
     assert curve[1] == sum(expect) / 2
 
 
 def test_batched_greedy_decoding_equals_chapter_5s_generate(tok):
-    from gptcourse.ch05_gpt2 import generate
+    from gptcourse.ch05_generation import generate
 
     torch.manual_seed(3)
     gpt = GPT2(GPT2Config(vocab_size=len(VOCAB), n_ctx=32, n_layers=2, n_heads=2, d_model=16, dropout=0.0)).eval()
@@ -149,7 +153,7 @@ def test_batched_greedy_decoding_equals_chapter_5s_generate(tok):
 
 
 def test_last_word_greedy_flag(tok):
-    model = z.BigramLM(len(VOCAB), seed=0)
+    model = testing.BigramLM(len(VOCAB), seed=0)
     with torch.no_grad():
         model.table.zero_()
         model.table[VOCAB.index("the"), VOCAB.index("mat")] = 5.0
@@ -158,18 +162,18 @@ def test_last_word_greedy_flag(tok):
 
 
 def test_rouge_and_key_facts():
-    assert z.rouge1("a b c", "a b c") == 1.0
-    assert z.rouge1("x y", "a b") == 0.0
-    assert z.rouge1("a a b", "a b c d") == pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))
+    assert evaluation.rouge1("a b c", "a b c") == 1.0
+    assert evaluation.rouge1("x y", "a b") == 0.0
+    assert evaluation.rouge1("a a b", "a b c d") == pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))
     item = mw.tldr_set(1)[0]
-    facts = z.key_facts(item)
+    facts = evaluation.key_facts(item)
     assert all(f" {v} " in f" {item.summary} " for v in facts.values())
 
 
 def test_few_shot_items_never_use_a_query_as_a_demonstration():
     task = mw.translation_task()
     queries = {x for x, _, _ in task.queries}
-    for prompt, conts in z.prompt_task_items(task, k=4, seed=3):
+    for prompt, conts in evaluation.prompt_task_items(task, k=4, seed=3):
         lines = prompt.split("\n")
         assert len(lines) == 5 and lines[-1].endswith(" =")
         assert not {line.split(" = ")[0] for line in lines[:-1]} & queries
@@ -177,54 +181,53 @@ def test_few_shot_items_never_use_a_query_as_a_demonstration():
 
 
 def test_training_is_deterministic():
-    tok = z.WordTokenizer(VOCAB)
+    tok = testing.WordTokenizer(VOCAB)
     stream = torch.randint(0, len(VOCAB), (400,), generator=torch.Generator().manual_seed(0))
+    settings = PretrainSettings(steps=3, batch_size=4, seq_len=16, warmup=1)
     states = []
     for _ in range(2):
-        model, info = z.train_model("tiny", tok, stream, progress=False, steps=3, batch_size=4, seq_len=16, warmup=1)
+        model, info = ch06_models.train_model("tiny", tok, stream, settings, show_progress=False)
         states.append(model.state_dict())
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
     assert info["parameters"] == sum(p.numel() for p in model.parameters())
 
 
 def test_shipped_checkpoints_load_and_grow():
-    models, tok = z.load_models()
+    models, tok = ch06_models.load_models()
     params = [info["parameters"] for _, info in models.values()]
     assert params == sorted(params) and len(set(params)) == len(params) >= 3
     text = "velmor is a town in dorune ."
     assert tok.decode(tok.encode(text)) == text
     for _, (model, info) in models.items():
         assert model.config.vocab_size == tok.vocab_size and not model.training
-        assert info["settings"] == {**z.TRAIN_SETTINGS, **info["settings"]}
+        assert info["settings"].items() <= asdict(ch06_models.TRAINING).items(), "trained as TRAINING says"
 
 
 def test_the_released_gpt2_path_runs_on_a_tiny_random_checkpoint(tmp_path, monkeypatch):
     """Without the real weights: a random GPT-2 with the real vocabulary, saved by transformers."""
-    from gptcourse.ch05_gpt2 import save_tiny_hf_checkpoint
+    from gptcourse.ch05_checkpoints import save_tiny_hf_checkpoint
 
     folder = save_tiny_hf_checkpoint(tmp_path / "tiny-gpt2", vocab_size=50257, n_positions=256, n_embd=16,
                                      n_layer=1, n_head=2)
     sets = mw.evaluation_sets()
     small = {"lambada": sets["lambada"][:3], "cbt_cn": sets["cbt_cn"][:2], "cbt_ne": sets["cbt_ne"][:2],
              "sentiment": sets["sentiment"][:4]}
-    row = z.evaluate_released_gpt2(sets=small, folder=folder)
-    assert set(row) == set(z.RELEASED_GPT2_TASKS)
+    row = evaluation.evaluate_released_gpt2(sets=small, folder=folder)
+    assert set(row) == set(evaluation.RELEASED_GPT2_TASKS)
     assert all(0 <= row[k] <= 1 for k in row if k != "lambada_ppl") and row["lambada_ppl"] > 1
-    import gptcourse.ch05_gpt2 as ch05
-
-    monkeypatch.setattr(ch05, "find_gpt2_checkpoint", lambda name: None)  # no weights on this machine
-    assert z.evaluate_released_gpt2(sets=small) is None
+    monkeypatch.setattr(evaluation, "find_gpt2_checkpoint", lambda name: None)  # no weights on this machine
+    assert evaluation.evaluate_released_gpt2(sets=small) is None
 
 
 def test_evaluate_matches_the_one_at_a_time_functions_on_a_shipped_model():
-    model, _ = z.load_model("small")
-    tok = z.load_tokenizer()
+    model, _ = ch06_models.load_model("small")
+    tok = ch06_models.load_tokenizer()
     full = mw.evaluation_sets()
     sets = {"lambada": full["lambada"][:6], "cbt_cn": full["cbt_cn"][:5], "cbt_ne": full["cbt_ne"][:5],
             "sentiment": full["sentiment"][:6], "heldout": full["heldout"][:3],
             "translation": mw.PromptTask("translation", full["translation"].template, full["translation"].queries[:6], ()),
             "qa": mw.PromptTask("qa", full["qa"].template, full["qa"].queries[:6], ())}
-    row = z.evaluate(model, tok, sets, batch_size=4)
+    row = evaluation.evaluate(model, tok, sets, batch_size=4)
     for key in ("cbt_cn", "cbt_ne"):
         want = sum(z.cloze_choice(model, tok, it.text, it.candidates) == it.answer for it in sets[key]) / 5
         assert row[key] == pytest.approx(want)
@@ -241,12 +244,12 @@ def test_evaluate_matches_the_one_at_a_time_functions_on_a_shipped_model():
 
 
 def test_qa_confusions_counts_answers_taken_from_demonstration_towns():
-    model, _ = z.load_model("small")
-    tok = z.load_tokenizer()
+    model, _ = ch06_models.load_model("small")
+    tok = ch06_models.load_tokenizer()
     task = mw.qa_task()
     task = mw.PromptTask(task.name, task.template, task.queries[:12], task.demonstrations)
-    wrong, hits, expected = z.qa_confusions(model, tok, task, 0)
+    wrong, hits, expected = evaluation.qa_confusions(model, tok, task, 0)
     assert hits == 0 and expected == 0.0  # no demonstrations, nothing to confuse
-    wrong, hits, expected = z.qa_confusions(model, tok, task, 3)
+    wrong, hits, expected = evaluation.qa_confusions(model, tok, task, 3)
     assert 0 <= hits <= wrong <= 12 and 0 <= expected <= wrong
-    assert wrong == round(12 * (1 - z.few_shot_accuracy(model, tok, task, 3)))
+    assert wrong == round(12 * (1 - evaluation.few_shot_accuracy(model, tok, task, 3)))

@@ -15,13 +15,11 @@ from conftest import ROOT
 CPU_ON_PURPOSE = {
     ("gptcourse/__init__.py", 'return "cpu"'): "default_device's own last resort",
     ("gptcourse/ch06_zeroshot.py", 'return torch.device("cpu")'): "the device of a model without parameters",
-    ("gptcourse/ch06_zeroshot.py", 'device="cpu"'): "library default: the pages' numbers come from CPU runs; "
-                                                  "the command line passes the best device",
-    ("gptcourse/ch04_gpt1.py", 'device: str = "cpu"'): "as above",
-    ("gptcourse/ch05_gpt2.py", 'device="cpu"'): "as above",
-    ("gptcourse/ch06_zeroshot.py", 'map_location="cpu"'): "checkpoints load into host memory first",
-    ("gptcourse/ch04_gpt1.py", 'map_location="cpu"'): "as above",
-    ("gptcourse/translation_task.py", 'map_location="cpu"'): "as above",
+    ("gptcourse/ch06_models.py", 'device: str = "cpu"'): "library default: the pages' numbers come from CPU runs; "
+                                                      "the command line passes the best device",
+    ("gptcourse/ch04_pretraining.py", 'device: str = "cpu"'): "as above",
+    ("gptcourse/ch05_experiments.py", 'device: str = "cpu"'): "as above",
+    ("gptcourse/training.py", 'map_location="cpu"'): "a kept model loads into host memory first",
     ("solutions/ch03-transformer/ch03-transformer.ipynb", "device='cpu'"): "a test that causal_mask honours device",
     ("solutions/ch03-transformer/ch03-transformer.ipynb", 'device=\\"cpu\\"'): "as above",
     ("solutions/ch03-transformer/ch03-transformer.ipynb", 'm6.device.type == \\"cpu\\"'): "as above",

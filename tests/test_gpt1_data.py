@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from gptcourse import gpt1_data as D
+from gptcourse.data import gpt1_data as D
 
 
 def test_corpus_is_deterministic_and_large_enough():

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from gptcourse import mini_webtext as mw
+from gptcourse.data import mini_webtext as mw
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,9 @@ import random
 import pytest
 import torch
 
-from gptcourse import translation_task as tt
+from gptcourse import ch01_evaluation as ev
+from gptcourse import training
+from gptcourse.data import translation_task as tt
 
 
 @pytest.fixture(scope="module")
@@ -111,25 +113,25 @@ def test_collate_pads_and_shifts_the_target(task):
 
 def test_metrics():
     refs = [["a", "b", "c"], ["d", "e"]]
-    assert tt.exact_match(refs, refs) == 1.0
-    assert tt.exact_match([["a", "b", "c"], ["d"]], refs) == 0.5
+    assert ev.exact_match(refs, refs) == 1.0
+    assert ev.exact_match([["a", "b", "c"], ["d"]], refs) == 0.5
     # 3 + 1 right out of max(3,3) + max(1,2) = 5
-    assert tt.token_accuracy([["a", "b", "c"], ["d"]], refs) == pytest.approx(4 / 5)
+    assert ev.token_accuracy([["a", "b", "c"], ["d"]], refs) == pytest.approx(4 / 5)
     # too long: the extra words count against it
-    assert tt.token_accuracy([["a", "b", "c", "x", "y"]], [["a", "b", "c"]]) == pytest.approx(3 / 5)
+    assert ev.token_accuracy([["a", "b", "c", "x", "y"]], [["a", "b", "c"]]) == pytest.approx(3 / 5)
     with pytest.raises(ValueError):
-        tt.exact_match([], [])
+        ev.exact_match([], [])
     sources = [["w"] * 3, ["w"] * 4, ["w"] * 7]
-    rows = tt.accuracy_by_length(sources, [["x"], ["y"], ["z", "q"]], [["x"], ["n"], ["z", "q"]])
+    rows = ev.accuracy_by_length(sources, [["x"], ["y"], ["z", "q"]], [["x"], ["n"], ["z", "q"]])
     assert [(r["bucket"], r["n"], r["exact_match"]) for r in rows] == [("3-5", 2, 0.5), ("6-8", 1, 1.0)]
 
 
 def test_evaluate_perfect_and_empty_translators(task):
-    perfect = tt.evaluate(lambda xs: [tt.translate(x) for x in xs], task.test)
-    assert [r["bucket"] for r in perfect] == [tt.bucket_label(b) for b in tt.LENGTH_BUCKETS] + ["all"]
+    perfect = ev.evaluate(lambda xs: [tt.translate(x) for x in xs], task.test)
+    assert [r["bucket"] for r in perfect] == [ev.bucket_label(b) for b in tt.LENGTH_BUCKETS] + ["all"]
     assert all(r["exact_match"] == 1.0 and r["token_accuracy"] == 1.0 for r in perfect)
-    long = tt.evaluate(lambda xs: [[] for _ in xs], task.long)
-    assert [r["bucket"] for r in long] == [tt.bucket_label(tt.LONG_BUCKET), "all"]
+    long = ev.evaluate(lambda xs: [[] for _ in xs], task.long)
+    assert [r["bucket"] for r in long] == [ev.bucket_label(tt.LONG_BUCKET), "all"]
     assert all(r["exact_match"] == 0.0 for r in long)
 
 
@@ -151,7 +153,7 @@ def _tiny_run(task, calls, lr=0.1):
             losses.append(loss.item())
         return losses
 
-    return tt.train_cached("tiny", task, make_model, train_fn, {"lr": lr}, reuse=True)
+    return training.train_cached("tiny", task, make_model, train_fn, {"lr": lr}, reuse=True)
 
 
 def test_train_cached_trains_once_and_reloads_the_same_model(task, tmp_path, monkeypatch):
@@ -187,9 +189,9 @@ def test_train_cached_can_be_switched_off_and_survives_a_damaged_file(task, tmp_
 
 def test_the_key_changes_with_the_task_and_the_configs(task):
     other = tt.make_task(seed=1)
-    assert tt.training_key("m", task, 1) == tt.training_key("m", task, 1)
-    assert tt.training_key("m", task, 1) != tt.training_key("m", task, 2)
-    assert tt.training_key("m", task, 1) != tt.training_key("m", other, 1)
+    assert training.training_key("m", task, 1) == training.training_key("m", task, 1)
+    assert training.training_key("m", task, 1) != training.training_key("m", task, 2)
+    assert training.training_key("m", task, 1) != training.training_key("m", other, 1)
 
 
 def test_endless_batches_reshuffle_every_pass(task):

@@ -41,31 +41,23 @@ API
   :data:`LONG_LENGTHS`, all longer than any training sentence). Each split is a list of
   ``(source_words, target_words)`` pairs.
 - :func:`collate` / :meth:`TranslationTask.batches`: pairs -> a padded :class:`Batch` of tensors.
-- Metrics on word lists: :func:`exact_match`, :func:`token_accuracy`, and
-  :func:`accuracy_by_length` over :data:`LENGTH_BUCKETS` (plus :data:`LONG_BUCKET` for ``long``).
-- :func:`train_cached`: a trained model of chapters 1-3 kept on disk, so that chapter 3's page
-  reuses the models that chapters 1 and 2's pages trained instead of training them again.
-- :func:`evaluate`: run any ``translate_fn(list of source word lists) -> list of predicted word
-  lists`` on a split and return the per-bucket table, the form every chapter plots;
-  :func:`plot_accuracy_by_length` draws such tables, one line per model, on one axes.
+- The buckets every chapter reports accuracy on: :data:`LENGTH_BUCKETS` (plus :data:`LONG_BUCKET` for
+  ``long``); the metrics themselves are in :mod:`gptcourse.ch01_evaluation`.
 
-Chapter 1 trains its models with ``gptcourse.ch01_seq2seq.TrainConfig`` (300 steps of 128
-sentences); a later chapter that wants its curve on the same plot evaluates with :func:`evaluate`
-on ``task.test`` and ``task.long`` of ``make_task(seed=0)``.
+Chapters 1-3 train their models with ``gptcourse.ch01_seq2seq.TrainConfig`` (300 steps of 128
+sentences); a later chapter that wants its curve on the same plot evaluates with
+:func:`gptcourse.ch01_evaluation.evaluate` on ``task.test`` and ``task.long`` of ``make_task(seed=0)``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import random
-import time
-import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
+
+from gptcourse.training import pad_sequences
 
 # ---------------------------------------------------------------------------------------------
 # The two languages
@@ -272,23 +264,15 @@ class Batch:
         return Batch(*(t.to(device) for t in (self.src, self.src_lengths, self.tgt_in, self.tgt_out)))
 
 
-def pad(sequences: Sequence[Sequence[int]], value: int = 0) -> torch.Tensor:
-    """A (B, max length) LongTensor of the id lists, right-padded with ``value``."""
-    out = torch.full((len(sequences), max(len(s) for s in sequences)), value, dtype=torch.long)
-    for i, s in enumerate(sequences):
-        out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-    return out
-
-
 def collate(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> Batch:
     """Encode and pad a list of (source words, target words) pairs into a :class:`Batch`."""
     src = [src_vocab.encode(s) for s, _ in pairs]
     tgt = [tgt_vocab.encode(t, sos=True, eos=True) for _, t in pairs]
     return Batch(
-        src=pad(src),
+        src=pad_sequences(src),
         src_lengths=torch.tensor([len(s) for s in src], dtype=torch.long),
-        tgt_in=pad([t[:-1] for t in tgt]),
-        tgt_out=pad([t[1:] for t in tgt]),
+        tgt_in=pad_sequences([t[:-1] for t in tgt]),
+        tgt_out=pad_sequences([t[1:] for t in tgt]),
     )
 
 
@@ -374,177 +358,3 @@ def make_task(seed: int = 0, n_train: int = 20_000, n_valid: int = 600, n_test: 
                  for stem in stems for pl in (False, True) for acc in (False, True)]
     tgt_words += list(VERBS.values()) + [CONJUNCTION[1]]
     return TranslationTask(Vocab(src_words), Vocab(tgt_words), train, valid, test, long, seed=seed)
-
-
-# ---------------------------------------------------------------------------------------------
-# Metrics
-# ---------------------------------------------------------------------------------------------
-
-
-def exact_match(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
-    """The fraction of sentences translated exactly (every word, and the length, right)."""
-    _check_lengths(predictions, references)
-    return sum(list(p) == list(r) for p, r in zip(predictions, references, strict=True)) / len(references)
-
-
-def token_accuracy(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
-    """The fraction of word positions right: sum_i #{t : p_i[t] = r_i[t]} / sum_i max(|p_i|, |r_i|).
-
-    Position by position (the task keeps the length, so the t-th word should match the t-th);
-    a translation that is too long or too short loses the positions it misses or adds.
-    """
-    _check_lengths(predictions, references)
-    # p and r may differ in length (a missing or extra word): the positions past the shorter are wrong
-    correct = sum(sum(a == b for a, b in zip(p, r, strict=False)) for p, r in zip(predictions, references, strict=True))
-    total = sum(max(len(p), len(r)) for p, r in zip(predictions, references, strict=True))
-    return correct / max(total, 1)
-
-
-def _check_lengths(predictions, references) -> None:
-    if len(predictions) != len(references) or not references:
-        raise ValueError(f"need as many predictions as references (>0), got {len(predictions)} and {len(references)}")
-
-
-def bucket_label(bucket: tuple[int, int]) -> str:
-    """(3, 5) -> '3-5'."""
-    return f"{bucket[0]}-{bucket[1]}"
-
-
-def accuracy_by_length(sources: Sequence[Sequence[str]], predictions: Sequence[Sequence[str]],
-                       references: Sequence[Sequence[str]], buckets=LENGTH_BUCKETS) -> list[dict]:
-    """Exact match and token accuracy per source-length bucket.
-
-    Returns one row per bucket that holds sentences: ``{"bucket": "3-5", "lo": 3, "hi": 5,
-    "mid": 4.0, "n": ..., "exact_match": ..., "token_accuracy": ...}``.
-    """
-    _check_lengths(predictions, references)
-    rows = []
-    for lo, hi in buckets:
-        idx = [i for i, s in enumerate(sources) if lo <= len(s) <= hi]
-        if not idx:
-            continue
-        p, r = [predictions[i] for i in idx], [references[i] for i in idx]
-        rows.append({"bucket": bucket_label((lo, hi)), "lo": lo, "hi": hi, "mid": (lo + hi) / 2, "n": len(idx),
-                     "exact_match": exact_match(p, r), "token_accuracy": token_accuracy(p, r)})
-    return rows
-
-
-def evaluate(translate_fn: Callable[[list[list[str]]], list[list[str]]], pairs: Sequence[Pair],
-             buckets=None, batch_size: int = 500) -> list[dict]:
-    """Translate ``pairs``' sources with ``translate_fn`` (batches of word lists in, word lists out)
-    and return :func:`accuracy_by_length`'s rows plus a last row ``"bucket": "all"``.
-
-    ``buckets`` defaults to :data:`LENGTH_BUCKETS` plus :data:`LONG_BUCKET`, so the same call
-    serves the ``test`` and the ``long`` split.
-    """
-    buckets = buckets if buckets is not None else LENGTH_BUCKETS + (LONG_BUCKET,)
-    sources = [list(s) for s, _ in pairs]
-    references = [list(t) for _, t in pairs]
-    predictions: list[list[str]] = []
-    for i in range(0, len(sources), batch_size):
-        predictions += [list(p) for p in translate_fn(sources[i : i + batch_size])]
-    rows = accuracy_by_length(sources, predictions, references, buckets)
-    rows.append({"bucket": "all", "lo": min(map(len, sources)), "hi": max(map(len, sources)), "mid": float("nan"),
-                 "n": len(sources), "exact_match": exact_match(predictions, references),
-                 "token_accuracy": token_accuracy(predictions, references)})
-    return rows
-
-
-def plot_accuracy_by_length(results: dict, metric: str = "exact_match", ax=None, colors=None):
-    """Draw accuracy against source length, one line per model, the ``long`` bucket shaded.
-
-    ``results`` maps a model name to the rows of :func:`evaluate` (the test split's and the long
-    split's rows may simply be concatenated; ``"all"`` rows are skipped). ``metric`` is
-    ``"exact_match"`` or ``"token_accuracy"``. Returns the axes.
-    """
-    from . import style
-
-    style.use()
-    if ax is None:
-        _, ax = style.figure()
-    colors = colors or {}
-    labels = {}
-    for i, (name, rows) in enumerate(results.items()):
-        rows = sorted((r for r in rows if r["bucket"] != "all"), key=lambda r: r["lo"])
-        ax.plot([r["mid"] for r in rows], [r[metric] for r in rows], marker="o",
-                color=colors.get(name, style.PALETTE[i % len(style.PALETTE)]), label=name)
-        labels.update({r["mid"]: r["bucket"] for r in rows})
-    lo, hi = LONG_BUCKET
-    ax.axvspan(lo - 0.5, hi + 0.5, color=style.INK, alpha=0.08, lw=0)
-    ax.text((lo + hi) / 2, 1.02, "longer than\nany training input", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(list(labels), list(labels.values()))
-    ax.set_xlabel("source length (words)")
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_ylim(-0.03, 1.03)
-    ax.legend(loc="lower left")
-    return ax
-
-
-# ---------------------------------------------------------------------------------------------
-# Trained models, kept between runs
-# ---------------------------------------------------------------------------------------------
-
-_MODULES = ("translation_task.py", "ch01_seq2seq.py", "ch02_attention.py", "ch03_transformer.py")
-
-
-def training_cache_dir() -> Path | None:
-    """``$GPTCOURSE_CACHE``, else ``~/.cache/gptcourse``; None (no caching) if it is ``off``."""
-    where = os.environ.get("GPTCOURSE_CACHE", "")
-    if where.lower() in ("off", "0", "no", "false"):
-        return None
-    return Path(where) if where else Path.home() / ".cache" / "gptcourse"
-
-
-def training_key(name: str, task: TranslationTask, *configs) -> str:
-    """A hash of everything a training run depends on: the model's name and configs, the task, the
-    code of chapters 1-3 and the torch version. Change any of them and the model is trained again."""
-    digest = hashlib.sha256(f"{name}|{task!r}|{configs!r}|{torch.__version__}".encode())
-    digest.update(repr((task.train[:3], task.test[:3])).encode())
-    here = Path(__file__).resolve().parent
-    for module in _MODULES:
-        digest.update((here / module).read_bytes())
-    return digest.hexdigest()[:24]
-
-
-def train_cached(name: str, task: TranslationTask, make_model: Callable[[], torch.nn.Module],
-                 train_fn: Callable[[torch.nn.Module], list[float]], *configs, reuse: bool = False):
-    """``(model, losses)``: ``make_model()`` trained by ``train_fn(model)``, and kept on disk.
-
-    With ``reuse=True``, a model already kept for this very run (same :func:`training_key`) is
-    loaded instead of trained again. ``model.training_seconds`` is the wall time the training took
-    when it ran. Set ``GPTCOURSE_CACHE=off`` to keep nothing. The caller's torch random state is the
-    same afterwards either way (training or loading).
-    """
-    rng_state = torch.get_rng_state()
-    try:
-        return _train_or_load(name, task, make_model, train_fn, configs, reuse)
-    finally:
-        torch.set_rng_state(rng_state)
-
-
-def _train_or_load(name, task, make_model, train_fn, configs, reuse):
-    model = make_model()
-    folder = training_cache_dir()
-    path = folder / f"{name}-{training_key(name, task, *configs)}.pt" if folder else None
-    if reuse and path is not None and path.is_file():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(saved["state"])
-            model.training_seconds = float(saved["seconds"])
-            model.eval()
-            return model, list(saved["losses"])
-        except Exception as error:  # a damaged file: train again and overwrite it
-            warnings.warn(f"ignoring the unreadable cached model {path} ({error}); training it again", stacklevel=1)
-            model = make_model()
-    start = time.perf_counter()
-    losses = train_fn(model)
-    model.training_seconds = time.perf_counter() - start
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save({"state": model.state_dict(), "losses": losses, "seconds": model.training_seconds}, partial)
-            os.replace(partial, path)
-        except OSError as error:  # a read-only home: the run still counts, it is just not kept
-            warnings.warn(f"could not keep the trained model in {path.parent} ({error})", stacklevel=1)
-    return model, losses
