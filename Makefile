@@ -13,7 +13,7 @@ help:
 	@echo "make book-solutions  the solutions edition (exercises run with their answers) into _build/solutions"
 	@echo "make test      set up .venv and run every test"
 	@echo "make test-fast the unit tests only (no notebook execution, no book build)"
-	@echo "make lint      ruff over the code (settings in pyproject.toml)"
+	@echo "make lint      ruff lint and format check over the code (settings in pyproject.toml)"
 	@echo "make lab       open the exercises in JupyterLab"
 	@echo "make release   regenerate notebooks/ (student version) from solutions/"
 	@echo "make check     validate the source notebooks (nbgrader markup, answers = package code)"
@@ -52,9 +52,11 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
-# Static checks only (pyflakes, bugbear, import order); the notebooks are linted through the package code.
+# ruff: the lint rules (pyflakes, bugbear, import order) and the format, settings in pyproject.toml; the
+# notebooks are checked through the package code their answers must equal.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 release: $(STAMP)
 	$(BIN)/python -m autograder release

@@ -39,15 +39,19 @@ def install(secret, run_name, snap_name, reference_modules, marker_format):  # p
     saved_builtins = dict(vars(builtins))
     saved_showwarning = warnings.showwarning
     saved_filters = list(warnings.filters)
-    saved_lists = {name: list(getattr(ip, name)) for name in
-                   ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")}
+    saved_lists = {
+        name: list(getattr(ip, name))
+        for name in ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
+    }
     manager = ip.input_transformer_manager
-    saved_manager = {name: list(getattr(manager, name)) for name in
-                     ("cleanup_transforms", "line_transforms", "token_transformers")}
+    saved_manager = {
+        name: list(getattr(manager, name)) for name in ("cleanup_transforms", "line_transforms", "token_transformers")
+    }
     saved_events = {name: list(callbacks) for name, callbacks in ip.events.callbacks.items()}
     saved_instance = set(vars(ip))
-    saved_classes = [(cls, dict(vars(cls))) for cls in type(ip).__mro__
-                     if cls.__module__.split(".")[0] in ("IPython", "ipykernel")]
+    saved_classes = [
+        (cls, dict(vars(cls))) for cls in type(ip).__mro__ if cls.__module__.split(".")[0] in ("IPython", "ipykernel")
+    ]
     instructor = {}
     modules = {}
     classes = {}
@@ -126,7 +130,8 @@ def install(secret, run_name, snap_name, reference_modules, marker_format):  # p
             if isinstance(module, str) and any(module == r or module.startswith(r + ".") for r in reference_modules):
                 raise ReferenceImplementationUsed(
                     f"`{name}` is the course package's reference implementation ({module}.{name}), "
-                    "not your own code; this exercise earns no points.")
+                    "not your own code; this exercise earns no points."
+                )
         namespace = dict(user_ns)
         for name in list(namespace):
             if name in saved_builtins and not name.startswith("_") and name not in instructor:

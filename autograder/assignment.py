@@ -159,8 +159,16 @@ class Assignment:
             "fingerprint": self.fingerprint,
             "max_points": self.max_points,
             "reference_modules": self.reference_modules,
-            "tests": [{"grade_id": t.grade_id, "points": t.points, "visible_source": t.visible_source,
-                       "hidden_count": t.hidden_count, "solutions": t.solutions} for t in self.tests],
+            "tests": [
+                {
+                    "grade_id": t.grade_id,
+                    "points": t.points,
+                    "visible_source": t.visible_source,
+                    "hidden_count": t.hidden_count,
+                    "solutions": t.solutions,
+                }
+                for t in self.tests
+            ],
         }
 
 
@@ -194,8 +202,9 @@ def _generate(source_path: Path, name: str, out: Path) -> None:
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         result = api.generate_assignment(name, force=True)
         if not result["success"]:
-            raise NotebookError(f"nbgrader could not generate '{name}' from {source_path}:\n"
-                                f"{result.get('error') or result.get('log')}")
+            raise NotebookError(
+                f"nbgrader could not generate '{name}' from {source_path}:\n{result.get('error') or result.get('log')}"
+            )
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy(scratch / "gradebook.db", out / "gradebook.db")
         shutil.copy(scratch / "release" / name / source_path.name, out / "release.ipynb")
@@ -255,8 +264,11 @@ def prepare(name: str, source_dir: Path | None = None, cache: Path | None = None
             except OSError:  # another process won the race: use its copy
                 shutil.rmtree(partial, ignore_errors=True)
         release_nb = nbformat.read(entry / "release.ipynb", as_version=4)
-    release_cells = {nbgrader_meta(c).get("grade_id"): c for c in release_nb.cells if nbgrader_meta(c)} \
-        if release_nb is not None else {}
+    release_cells = (
+        {nbgrader_meta(c).get("grade_id"): c for c in release_nb.cells if nbgrader_meta(c)}
+        if release_nb is not None
+        else {}
+    )
 
     cells: list[SourceCell] = []
     for cell in source_nb.cells:
@@ -266,12 +278,24 @@ def prepare(name: str, source_dir: Path | None = None, cache: Path | None = None
         role = _role(meta)
         released = release_cells.get(meta["grade_id"])
         if released is None:
-            text = _hidden_stripped(cell.source) if role == "test" else \
-                released_answer(cell.source) if role in ("solution", "manual") else cell.source
+            text = (
+                _hidden_stripped(cell.source)
+                if role == "test"
+                else released_answer(cell.source)
+                if role in ("solution", "manual")
+                else cell.source
+            )
             released = nbformat.from_dict({**cell, "source": text})
-        sc = SourceCell(grade_id=meta["grade_id"], role=role, cell_type=cell.cell_type, source=cell.source,
-                        release_source=released.source, release_cell=json.loads(json.dumps(released)),
-                        cell_id=released.get("id"), points=float(meta.get("points") or 0))
+        sc = SourceCell(
+            grade_id=meta["grade_id"],
+            role=role,
+            cell_type=cell.cell_type,
+            source=cell.source,
+            release_source=released.source,
+            release_cell=json.loads(json.dumps(released)),
+            cell_id=released.get("id"),
+            points=float(meta.get("points") or 0),
+        )
         if sc.role in ("solution", "manual") and cell.cell_type == "code":
             sc.defines = defined_functions(cell.source)
         if sc.role == "locked" and cell.cell_type == "code":
@@ -291,9 +315,16 @@ def prepare(name: str, source_dir: Path | None = None, cache: Path | None = None
         elif sc.role == "test" and sc.cell_type == "code":
             checked = pending or previous or list(seen)
             previous = checked
-            tests.append(Test(grade_id=sc.grade_id, points=sc.points, visible_source=_hidden_stripped(sc.source),
-                              hidden_count=len(_hidden_lines(sc.source)), solutions=[p.grade_id for p in checked],
-                              required=[n for p in checked for n in p.defines]))
+            tests.append(
+                Test(
+                    grade_id=sc.grade_id,
+                    points=sc.points,
+                    visible_source=_hidden_stripped(sc.source),
+                    hidden_count=len(_hidden_lines(sc.source)),
+                    solutions=[p.grade_id for p in checked],
+                    required=[n for p in checked for n in p.defines],
+                )
+            )
             pending = []
         else:
             previous = None
@@ -301,11 +332,26 @@ def prepare(name: str, source_dir: Path | None = None, cache: Path | None = None
         raise NotebookError(f"{source_path}: no autograded test cells")
     refs = list((source_nb.metadata.get("gptcourse") or {}).get("reference_modules") or [])
     folder = source_path.parent
-    extra = sorted(str(p) for p in folder.rglob("*") if p.is_file() and p.suffix != ".ipynb"
-                   and ".ipynb_checkpoints" not in p.parts and "__pycache__" not in p.parts) if folder.name == name else []
+    extra = (
+        sorted(
+            str(p)
+            for p in folder.rglob("*")
+            if p.is_file()
+            and p.suffix != ".ipynb"
+            and ".ipynb_checkpoints" not in p.parts
+            and "__pycache__" not in p.parts
+        )
+        if folder.name == name
+        else []
+    )
     return Assignment(
-        name=name, notebook=source_path.stem, source_path=str(source_path), fingerprint=fingerprint,
-        reference_modules=refs, cells=cells, tests=tests,
+        name=name,
+        notebook=source_path.stem,
+        source_path=str(source_path),
+        fingerprint=fingerprint,
+        reference_modules=refs,
+        cells=cells,
+        tests=tests,
         protected=sorted({n for c in cells for n in c.binds}),
         hidden_lines=_secret_lines(cells),
         free_sources=[c.source for c in source_nb.cells if c.cell_type == "code" and not nbgrader_meta(c)],

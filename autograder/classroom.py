@@ -41,8 +41,12 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def task_key(task: Task, asg: Assignment, limits: Limits) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps([GRADER_VERSION, asg.fingerprint, limits.fingerprint(), task.student,
-                              task.status_hint, task.notes], sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            [GRADER_VERSION, asg.fingerprint, limits.fingerprint(), task.student, task.status_hint, task.notes],
+            sort_keys=True,
+        ).encode()
+    )
     if task.path and Path(task.path).is_file():
         digest.update(Path(task.path).read_bytes())
     return digest.hexdigest()[:24]
@@ -93,17 +97,36 @@ def load_others(asg: Assignment, source_dir: Path | None, cache: Path | None) ->
     return others
 
 
-def grade_class(assignment: str, submissions: Path, out: Path, *, jobs: int = 1, source_dir: Path | None = None,
-                limits: Limits = Limits(), id_pattern: str = "default", roster: Path | None = None,
-                shard: tuple[int, int] | None = None, force: bool = False, cache: Path | None = None,
-                progress: bool = True, workdir: str | None = None, log=print) -> int:
+def grade_class(
+    assignment: str,
+    submissions: Path,
+    out: Path,
+    *,
+    jobs: int = 1,
+    source_dir: Path | None = None,
+    limits: Limits = Limits(),
+    id_pattern: str = "default",
+    roster: Path | None = None,
+    shard: tuple[int, int] | None = None,
+    force: bool = False,
+    cache: Path | None = None,
+    progress: bool = True,
+    workdir: str | None = None,
+    log=print,
+) -> int:
     """Grade every submission; write the reports; return the exit code."""
     out = Path(out).resolve()
     asg = prepare(assignment, source_dir, cache)
     others = load_others(asg, source_dir, cache)
     scratch = out / ".unzipped"
-    tasks, layout = collect(submissions, assignment, asg.notebook, id_pattern, roster,
-                            scratch=scratch if Path(submissions).is_file() else None)
+    tasks, layout = collect(
+        submissions,
+        assignment,
+        asg.notebook,
+        id_pattern,
+        roster,
+        scratch=scratch if Path(submissions).is_file() else None,
+    )
     if not tasks:
         log(f"error: no submissions found in {submissions} ({layout})", file=sys.stderr)
         return EXIT_USAGE
@@ -125,10 +148,23 @@ def grade_class(assignment: str, submissions: Path, out: Path, *, jobs: int = 1,
                 pass
         jobs_todo.append(Job(task, key, str(result_path)))
     write_json(results_dir / "_assignment.json", asg.info())
-    hide = sorted({str(p) for p in (ROOT / "solutions", Path(source_dir).resolve() if source_dir else None,
-                                    Path(submissions).resolve(), out, Path(cache or default_cache()).resolve()) if p})
-    log(f"{asg.name}: {len(tasks)} submission(s) ({layout}); {len(jobs_todo)} to grade, {reused} unchanged"
-        + (f"; shard {shard[0]}/{shard[1]}" if shard else ""))
+    hide = sorted(
+        {
+            str(p)
+            for p in (
+                ROOT / "solutions",
+                Path(source_dir).resolve() if source_dir else None,
+                Path(submissions).resolve(),
+                out,
+                Path(cache or default_cache()).resolve(),
+            )
+            if p
+        }
+    )
+    log(
+        f"{asg.name}: {len(tasks)} submission(s) ({layout}); {len(jobs_todo)} to grade, {reused} unchanged"
+        + (f"; shard {shard[0]}/{shard[1]}" if shard else "")
+    )
     failed = 0
     try:
         bar = _progress(len(jobs_todo), progress)
@@ -140,16 +176,23 @@ def grade_class(assignment: str, submissions: Path, out: Path, *, jobs: int = 1,
                 _tick(bar, result)
         else:
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(asg, others, limits, hide, workdir)) as pool:
+            with ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(asg, others, limits, hide, workdir),
+            ) as pool:
                 futures = {pool.submit(_run_job, job): job for job in jobs_todo}
                 for future in as_completed(futures):
                     try:
                         result = future.result()
                     except Exception as exc:  # noqa: BLE001 - a worker process crashed
                         job = futures[future]
-                        result = {"student": job.task.student, "status": "grader-error",
-                                  "reason": f"the grading process failed: {type(exc).__name__}: {exc}"}
+                        result = {
+                            "student": job.task.student,
+                            "status": "grader-error",
+                            "reason": f"the grading process failed: {type(exc).__name__}: {exc}",
+                        }
                     failed += result["status"] == "grader-error"
                     _tick(bar, result)
         if bar is not None:
@@ -164,8 +207,7 @@ def grade_class(assignment: str, submissions: Path, out: Path, *, jobs: int = 1,
     for warning in sorted({w for r in results for w in r.get("warnings", [])}):
         log(f"warning: sandbox: {warning}", file=sys.stderr)
     counts = report.status_counts(results)
-    log(f"wrote {out}/grades.csv ({len(results)} students: "
-        + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")")
+    log(f"wrote {out}/grades.csv ({len(results)} students: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")")
     return EXIT_GRADER_FAILED if failed_total else EXIT_OK
 
 

@@ -70,9 +70,13 @@ def unpack(zip_path: Path, into: Path) -> Path:
 
 
 def _notebooks(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*.ipynb")
-                  if p.is_file() and not SKIP_PARTS & set(p.relative_to(folder).parts)
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*.ipynb")
+        if p.is_file()
+        and not SKIP_PARTS & set(p.relative_to(folder).parts)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def _newest(paths: list[Path]) -> Path:
@@ -86,8 +90,14 @@ def _nbgrader_root(folder: Path, assignment: str) -> Path | None:
     return None
 
 
-def collect(submissions: Path, assignment: str, notebook: str, id_pattern: str = "default",
-            roster: Path | None = None, scratch: Path | None = None) -> tuple[list[Task], str]:
+def collect(
+    submissions: Path,
+    assignment: str,
+    notebook: str,
+    id_pattern: str = "default",
+    roster: Path | None = None,
+    scratch: Path | None = None,
+) -> tuple[list[Task], str]:
     """All submissions as tasks (sorted by student id) and a word on the layout found."""
     submissions = Path(submissions)
     if not submissions.exists():
@@ -115,7 +125,7 @@ def collect(submissions: Path, assignment: str, notebook: str, id_pattern: str =
                     note += f" (the newest of {len(found)} notebooks)"
                 tasks[student] = Task(student, str(chosen), notes=[note])
             else:
-                why = (f"no {assignment}/ folder" if not folder.is_dir() else f"no notebook in {assignment}/")
+                why = f"no {assignment}/ folder" if not folder.is_dir() else f"no notebook in {assignment}/"
                 tasks[student] = Task(student, None, status_hint="missing", notes=[f"nothing submitted ({why})"])
     else:
         regex = id_regex(id_pattern)
@@ -126,9 +136,14 @@ def collect(submissions: Path, assignment: str, notebook: str, id_pattern: str =
             match = regex.search(rel)
             if not match or not match.group("student"):
                 name = f"?{path.stem}"
-                tasks[name] = Task(name, str(path), status_hint="unidentified",
-                                   notes=[f"{rel}: the file name does not match the id pattern {id_pattern!r}, "
-                                          "so the student is unknown"])
+                tasks[name] = Task(
+                    name,
+                    str(path),
+                    status_hint="unidentified",
+                    notes=[
+                        f"{rel}: the file name does not match the id pattern {id_pattern!r}, so the student is unknown"
+                    ],
+                )
                 continue
             per_student.setdefault(match.group("student"), []).append(path)
         for student, paths in per_student.items():
@@ -146,7 +161,9 @@ def read_roster(path: Path) -> list[str]:
     lines = [line for line in text.splitlines() if line.strip()]
     if lines and ("," in lines[0] or "\t" in lines[0]):
         reader = csv.DictReader(lines, dialect="excel-tab" if "\t" in lines[0] else "excel")
-        column = next((c for c in reader.fieldnames or [] if c.strip().lower() in ("student", "student_id", "id")), None)
+        column = next(
+            (c for c in reader.fieldnames or [] if c.strip().lower() in ("student", "student_id", "id")), None
+        )
         if column is None:
             raise UsageError(f"{path}: a CSV roster needs a 'student' or 'id' column")
         return [row[column].strip() for row in reader if row.get(column, "").strip()]

@@ -44,7 +44,13 @@ from .scan import reference_aliases, scan
 #: The status of a submission is the first of these (:data:`autograder.records.STATUSES`) that applies.
 PRECEDENCE = ("grader-error", "kernel-died", "timeout", "out-of-memory", "partial", "flagged", "graded")
 INSTRUCTOR_CELL_TIMEOUT = 300.0
-MEMORY_SIGNS = ("MemoryError", "can't allocate memory", "DefaultCPUAllocator", "std::bad_alloc", "Cannot allocate memory")
+MEMORY_SIGNS = (
+    "MemoryError",
+    "can't allocate memory",
+    "DefaultCPUAllocator",
+    "std::bad_alloc",
+    "Cannot allocate memory",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,14 +65,34 @@ class SandboxKernelManager(SlicedPollKernelManager):
 def make_kernel_manager(work: Path, plan: sandbox.Plan) -> SandboxKernelManager:
     plan_file = work / "plan.json"
     plan.write(plan_file)
-    km = SandboxKernelManager(kernel_name="gptcourse-sandbox", transport="ipc", ip=os.path.join(plan.kernel_dir, "ipc"),
-                              connection_file=os.path.join(plan.kernel_dir, "connection.json"), autorestart=False)
+    km = SandboxKernelManager(
+        kernel_name="gptcourse-sandbox",
+        transport="ipc",
+        ip=os.path.join(plan.kernel_dir, "ipc"),
+        connection_file=os.path.join(plan.kernel_dir, "connection.json"),
+        autorestart=False,
+    )
     km._kernel_spec = KernelSpec(
-        argv=[sys.executable, "-m", "autograder.sandbox", str(plan_file), "--", sys.executable, "-m",
-              "ipykernel_launcher", "-f", "{connection_file}", "--HistoryManager.enabled=False",
-              "--IPKernelApp.parent_handle=0"],
-        display_name="Python 3 (grading sandbox)", language="python", interrupt_mode="signal",
-        env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}, metadata={})
+        argv=[
+            sys.executable,
+            "-m",
+            "autograder.sandbox",
+            str(plan_file),
+            "--",
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--HistoryManager.enabled=False",
+            "--IPKernelApp.parent_handle=0",
+        ],
+        display_name="Python 3 (grading sandbox)",
+        language="python",
+        interrupt_mode="signal",
+        env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        metadata={},
+    )
     return km
 
 
@@ -86,8 +112,16 @@ class SandboxExecute(Execute):
         self.allow_errors = True
         self.record_timing = False
         self.kernel_name = "gptcourse-sandbox"
-        self.events = {"timed_out": [], "died_at": None, "not_run": [], "truncated": [], "deadline_hit": False,
-                       "killed_by_watchdog": False, "exit": None, "install_error": None}
+        self.events = {
+            "timed_out": [],
+            "died_at": None,
+            "not_run": [],
+            "truncated": [],
+            "deadline_hit": False,
+            "killed_by_watchdog": False,
+            "exit": None,
+            "install_error": None,
+        }
         self.timeout_func = self._cell_timeout
         self._deadline = time.monotonic() + limits.notebook_timeout
         self._index = -1
@@ -183,8 +217,9 @@ class SandboxExecute(Execute):
                 if not reply or reply["content"]["status"] != "ok":
                     content = (reply or {}).get("content", {})
                     self.events["install_error"] = f"{content.get('ename')}: {content.get('evalue')}"
-                    raise RuntimeError("the grader could not install its guard in the kernel: "
-                                       + str(self.events["install_error"]))
+                    raise RuntimeError(
+                        "the grader could not install its guard in the kernel: " + str(self.events["install_error"])
+                    )
                 for index, cell in enumerate(self.nb.cells):
                     if cell.cell_type != "code" or not cell.source.strip():
                         continue
@@ -201,8 +236,11 @@ class SandboxExecute(Execute):
             self._record_exit()
             if self._index < 0 and not self.events["killed_by_watchdog"]:
                 raise RuntimeError(f"the kernel did not start: {type(exc).__name__}: {exc}") from exc
-            if not isinstance(exc, DeadKernelError) and self.events["exit"] is None \
-                    and not self.events["killed_by_watchdog"]:
+            if (
+                not isinstance(exc, DeadKernelError)
+                and self.events["exit"] is None
+                and not self.events["killed_by_watchdog"]
+            ):
                 raise
             self.events["died_at"] = self._index
         finally:
@@ -214,7 +252,12 @@ class SandboxExecute(Execute):
             self.events["died_at"] = None
         started = self._index
         for index, cell in enumerate(self.nb.cells):
-            if index > started and cell.cell_type == "code" and cell.source.strip() and index not in self.events["not_run"]:
+            if (
+                index > started
+                and cell.cell_type == "code"
+                and cell.source.strip()
+                and index not in self.events["not_run"]
+            ):
                 self.events["not_run"].append(index)
         return self.nb, self.resources
 
@@ -291,9 +334,13 @@ def settle_verdicts(nb, guard: Guard, events: dict) -> dict[str, dict]:
             continue
         errors = [o for o in outputs if o.output_type == "error"]
         if index in events["not_run"]:
-            why = ("the notebook's time limit was reached before this cell" if events["deadline_hit"]
-                   else "the kernel had died before this cell" if events["died_at"] is not None
-                   else "the grading stopped before this cell")
+            why = (
+                "the notebook's time limit was reached before this cell"
+                if events["deadline_hit"]
+                else "the kernel had died before this cell"
+                if events["died_at"] is not None
+                else "the grading stopped before this cell"
+            )
             cell.outputs = [_error_output("NotRun", why)]
             verdicts[meta["grade_id"]] = {"state": "not-run", "message": why}
         elif index in events["timed_out"]:
@@ -332,16 +379,32 @@ def redact(text: str, hidden_lines: list[str], limit: int = 1500) -> str:
 
 def _result(task: Task, asg: Assignment, status: str, reason: str, **extra) -> Result:
     return {
-        "student": task.student, "assignment": asg.name, "file": task.path, "status": status, "reason": reason,
-        "points": 0.0, "max_points": asg.max_points,
-        "tests": [{"grade_id": t.grade_id, "points": 0.0, "max_points": t.points, "state": "not-run",
-                   "message": reason} for t in asg.tests],
-        "notes": list(task.notes), "warnings": [], "answers": {}, **extra,
+        "student": task.student,
+        "assignment": asg.name,
+        "file": task.path,
+        "status": status,
+        "reason": reason,
+        "points": 0.0,
+        "max_points": asg.max_points,
+        "tests": [
+            {"grade_id": t.grade_id, "points": 0.0, "max_points": t.points, "state": "not-run", "message": reason}
+            for t in asg.tests
+        ],
+        "notes": list(task.notes),
+        "warnings": [],
+        "answers": {},
+        **extra,
     }
 
 
-def grade(task: Task, asg: Assignment, limits: Limits, others: list[Assignment] = (),
-          hide: list[str] = (), workdir: str | None = None) -> Result:
+def grade(
+    task: Task,
+    asg: Assignment,
+    limits: Limits,
+    others: list[Assignment] = (),
+    hide: list[str] = (),
+    workdir: str | None = None,
+) -> Result:
     """Grade one submission; never raises: a failure of the grader itself is status grader-error."""
     started = time.monotonic()
     quiet()
@@ -366,8 +429,9 @@ def _grade(task, asg, limits, others, hide, workdir) -> Result:
     try:
         raw = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _result(task, asg, "invalid-notebook", f"{path.name} is not valid JSON ({exc}); "
-                                                        "was the file saved from Jupyter?")
+        return _result(
+            task, asg, "invalid-notebook", f"{path.name} is not valid JSON ({exc}); was the file saved from Jupyter?"
+        )
     try:
         if not isinstance(raw, dict) or "cells" not in raw:
             raise ValueError("no 'cells' list")
@@ -400,8 +464,10 @@ def _grade(task, asg, limits, others, hide, workdir) -> Result:
         with Gradebook(db_url, asg.course_id) as gb:
             gb.update_or_create_student(task.student)
             gb.update_or_create_submission(asg.name, task.student)
-        resources = {"nbgrader": {"notebook": asg.notebook, "assignment": asg.name, "student": task.student,
-                                  "db_url": db_url}, "metadata": {"path": str(kernel_dir)}}
+        resources = {
+            "nbgrader": {"notebook": asg.notebook, "assignment": asg.name, "student": task.student, "db_url": db_url},
+            "metadata": {"path": str(kernel_dir)},
+        }
         nb = rec.nb
         from nbgrader.preprocessors import (
             CheckCellMetadata,
@@ -420,10 +486,18 @@ def _grade(task, asg, limits, others, hide, workdir) -> Result:
         uid = sandbox.sandbox_uid() if limits.isolate_user and sandbox.can_isolate_user() else None
         if uid is not None:
             sandbox.kill_uid(uid)  # leftovers of an earlier run in this process
-        plan = sandbox.Plan(kernel_dir=str(kernel_dir), status_file=str(work / "sandbox.json"), uid=uid,
-                            memory_mb=limits.memory_mb, processes=limits.processes, file_mb=limits.file_mb,
-                            cpu_seconds=int(limits.notebook_timeout * 4 + 60), network=limits.network,
-                            hide=[h for h in hide if h], expose=sandbox.interpreter_paths())
+        plan = sandbox.Plan(
+            kernel_dir=str(kernel_dir),
+            status_file=str(work / "sandbox.json"),
+            uid=uid,
+            memory_mb=limits.memory_mb,
+            processes=limits.processes,
+            file_mb=limits.file_mb,
+            cpu_seconds=int(limits.notebook_timeout * 4 + 60),
+            network=limits.network,
+            hide=[h for h in hide if h],
+            expose=sandbox.interpreter_paths(),
+        )
         executor = SandboxExecute()
         executor.setup(asg=asg, guard=guard, limits=limits, plan=plan, work=work)
         nb, resources = executor.preprocess(nb, resources)
@@ -450,8 +524,9 @@ def _findings(rec, asg: Assignment) -> dict:
     """Static findings per answer cell and per student-added cell, mapped to the tests they affect."""
     per_test: dict[str, list[str]] = {t.grade_id: [] for t in asg.tests}
     tamper, shadow = [], []
-    aliases = reference_aliases([c.source for c in asg.cells if c.role == "locked" and c.cell_type == "code"],
-                                asg.reference_modules)
+    aliases = reference_aliases(
+        [c.source for c in asg.cells if c.role == "locked" and c.cell_type == "code"], asg.reference_modules
+    )
     for gid, code in rec.answers.items():
         for f in scan(code, asg.reference_modules, set(asg.protected), aliases):
             if f.kind == "reference":
@@ -464,7 +539,7 @@ def _findings(rec, asg: Assignment) -> dict:
                 shadow.append(f"answer cell {gid}: {f}")
     order = [nbgrader_meta(c).get("grade_id") for c in rec.nb.cells]
     for index, code in rec.student_cells:
-        later = {g for g in order[index + 1:] if g}
+        later = {g for g in order[index + 1 :] if g}
         for f in scan(code, asg.reference_modules, set(asg.protected), aliases):
             where = f"your added cell {index + 1}"
             if f.kind == "reference":
@@ -492,33 +567,49 @@ def _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, san
             reasons = reasons or [message]
         if reasons:
             state, points = "withheld", 0.0
-            message = "no points: " + "; ".join(r.rstrip(". ") for r in reasons[:3]) + \
-                      ". Write the function yourself; importing the course package's reference implementation " \
-                      "earns nothing."
+            message = (
+                "no points: "
+                + "; ".join(r.rstrip(". ") for r in reasons[:3])
+                + ". Write the function yourself; importing the course package's reference implementation "
+                "earns nothing."
+            )
             withheld.append(t.grade_id)
-        tests.append({"grade_id": t.grade_id, "points": points, "max_points": t.points, "state": state,
-                      "message": message})
+        tests.append(
+            {"grade_id": t.grade_id, "points": points, "max_points": t.points, "state": state, "message": message}
+        )
     total = sum(t["points"] for t in tests)
 
     candidates, reasons = [], []
     if events["died_at"] is not None and not events["deadline_hit"]:
         code = events.get("exit")
-        how = (f"killed by signal {-code}" if isinstance(code, int) and code < 0
-               else f"exit code {code}" if code is not None else "it stopped answering")
+        how = (
+            f"killed by signal {-code}"
+            if isinstance(code, int) and code < 0
+            else f"exit code {code}"
+            if code is not None
+            else "it stopped answering"
+        )
         candidates.append("kernel-died")
-        reasons.append(f"the kernel died while running {labels.get(events['died_at'], 'a cell')} ({how}); "
-                       "tests after it were not run")
+        reasons.append(
+            f"the kernel died while running {labels.get(events['died_at'], 'a cell')} ({how}); "
+            "tests after it were not run"
+        )
     if events["deadline_hit"]:
         candidates.append("timeout")
-        reasons.append(f"the notebook did not finish within {limits.notebook_timeout:g} s; the remaining cells "
-                       "were not run")
+        reasons.append(
+            f"the notebook did not finish within {limits.notebook_timeout:g} s; the remaining cells were not run"
+        )
     if events["timed_out"]:
         candidates.append("timeout")
         cells = ", ".join(labels.get(i, "?") for i in events["timed_out"])
         reasons.append(f"{cells} ran longer than {limits.cell_timeout:g} s and was interrupted")
-    memory_cells = [labels[i] for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                    for o in c.get("outputs", []) if o.output_type == "error"
-                    and any(sign in f"{o.ename}: {o.evalue}" for sign in MEMORY_SIGNS)]
+    memory_cells = [
+        labels[i]
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error" and any(sign in f"{o.ename}: {o.evalue}" for sign in MEMORY_SIGNS)
+    ]
     if memory_cells:
         candidates.append("out-of-memory")
         reasons.append(f"{', '.join(dict.fromkeys(memory_cells))} ran out of memory (limit {limits.memory_mb} MiB)")
@@ -530,14 +621,21 @@ def _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, san
         reasons.append("needs review: " + "; ".join(findings["tamper"][:4]))
     status = next((s for s in PRECEDENCE if s in candidates), "graded")
     if events["truncated"]:
-        notes.append(f"output of {', '.join(labels[i] for i in events['truncated'])} was cut at "
-                     f"{limits.output_kb} KiB")
+        notes.append(f"output of {', '.join(labels[i] for i in events['truncated'])} was cut at {limits.output_kb} KiB")
     notes.extend(findings["shadow"][:4])
     warnings = list((sandbox_report or {}).get("warnings", []))
     reason = "; ".join(reasons + notes)
     return {
-        "student": task.student, "assignment": asg.name, "file": task.path, "status": status,
-        "reason": redact(reason, asg.hidden_lines, limit=4000), "points": total, "max_points": asg.max_points,
-        "tests": tests, "notes": notes, "warnings": warnings, "answers": rec.answers,
+        "student": task.student,
+        "assignment": asg.name,
+        "file": task.path,
+        "status": status,
+        "reason": redact(reason, asg.hidden_lines, limit=4000),
+        "points": total,
+        "max_points": asg.max_points,
+        "tests": tests,
+        "notes": notes,
+        "warnings": warnings,
+        "answers": rec.answers,
         "sandbox": (sandbox_report or {}).get("applied", {}),
     }

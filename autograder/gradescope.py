@@ -39,12 +39,19 @@ def _pick_assignment(notebook: Path, source_dir: Path | None, cache) -> str:
             return name
         except (Rejected, NotebookError, UsageError):
             continue
-    raise UsageError(f"{notebook.name}: cannot tell which assignment this is (known: {', '.join(names)}); "
-                     "pass --assignment")
+    raise UsageError(
+        f"{notebook.name}: cannot tell which assignment this is (known: {', '.join(names)}); pass --assignment"
+    )
 
 
-def run(submission: Path, results: Path, assignment: str | None = None, source_dir: Path | None = None,
-        limits: Limits = Limits(), cache: Path | None = None) -> int:
+def run(
+    submission: Path,
+    results: Path,
+    assignment: str | None = None,
+    source_dir: Path | None = None,
+    limits: Limits = Limits(),
+    cache: Path | None = None,
+) -> int:
     notebooks = sorted(p for p in Path(submission).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if not notebooks:
         write_json(results, {"score": 0, "output": "No .ipynb file was submitted.", "tests": []})
@@ -61,8 +68,14 @@ def run(submission: Path, results: Path, assignment: str | None = None, source_d
     asg = prepare(assignment, source_dir, cache)
     notes = [f"graded {notebook.name} (of {len(notebooks)} notebooks)"] if len(notebooks) > 1 else []
     with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:
-        result = grade(Task("submission", str(notebook), notes=notes), asg, limits, load_others(asg, source_dir, cache),
-                       hide=[str(Path(submission).resolve()), str(ROOT / "solutions")], workdir=tmp)
+        result = grade(
+            Task("submission", str(notebook), notes=notes),
+            asg,
+            limits,
+            load_others(asg, source_dir, cache),
+            hide=[str(Path(submission).resolve()), str(ROOT / "solutions")],
+            workdir=tmp,
+        )
     status = result["status"]
     output = f"Status: {status}: {STATUS_TEXT.get(status, '')}." + (f"\n{result['reason']}" if result["reason"] else "")
     data = {
@@ -70,9 +83,17 @@ def run(submission: Path, results: Path, assignment: str | None = None, source_d
         "output": output,
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [{"name": t["grade_id"], "score": t["points"], "max_score": t["max_points"],
-                   "status": "passed" if t["state"] == "passed" else "failed",
-                   "output": t["message"] or "passed", "visibility": "visible"} for t in result["tests"]],
+        "tests": [
+            {
+                "name": t["grade_id"],
+                "score": t["points"],
+                "max_score": t["max_points"],
+                "status": "passed" if t["state"] == "passed" else "failed",
+                "output": t["message"] or "passed",
+                "visibility": "visible",
+            }
+            for t in result["tests"]
+        ],
     }
     write_json(Path(results), data)
     print(json.dumps({"status": status, "score": result["points"], "max": result["max_points"]}))

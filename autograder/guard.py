@@ -33,8 +33,10 @@ class Guard:
 
     def install_code(self) -> str:
         """Executed silently (no history, no output) before the first cell."""
-        body = GUARD_SOURCE + (f"\ninstall({self.secret!r}, {self.run_name!r}, {self.snap_name!r}, "
-                               f"{self.reference_modules!r}, {MARKER_FORMAT!r})\n")
+        body = GUARD_SOURCE + (
+            f"\ninstall({self.secret!r}, {self.run_name!r}, {self.snap_name!r}, "
+            f"{self.reference_modules!r}, {MARKER_FORMAT!r})\n"
+        )
         return f"exec({body!r}, {{'__name__': '__grader__'}})"
 
     def snap_code(self, names: list[str]) -> str:

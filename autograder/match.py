@@ -83,7 +83,7 @@ def _match(cells: list, asg: Assignment) -> dict[str, int]:
         if sc.grade_id in assigned or sc.role not in ("solution", "manual"):
             continue
         before = [assigned[g] for g in order[:k] if g in assigned]
-        after = [assigned[g] for g in order[k + 1:] if g in assigned]
+        after = [assigned[g] for g in order[k + 1 :] if g in assigned]
         lo, hi = (max(before) if before else -1), (min(after) if after else len(cells))
         free = [i for i in range(lo + 1, hi) if i not in used and cells[i].get("cell_type") == "code"]
         if len(free) == 1 and (before or after):
@@ -101,8 +101,11 @@ def reconcile(nb, asg: Assignment, others: list[Assignment] = ()) -> Reconciled:
     """Rebuild ``nb`` in the shape of ``asg``'s source; raise :class:`Rejected` if it is not that exercise."""
     cells = list(nb.get("cells", []))
     assigned = _match(cells, asg)
-    own = sum(1 for gid in assigned if asg.cell(gid).role in ("solution", "manual", "test")
-              or asg.cell(gid).cell_type == "code")
+    own = sum(
+        1
+        for gid in assigned
+        if asg.cell(gid).role in ("solution", "manual", "test") or asg.cell(gid).cell_type == "code"
+    )
     foreign_ids = {nbgrader_meta(c).get("grade_id") for c in cells} - {None} - {c.grade_id for c in asg.cells}
     best, best_score = None, 0
     for other in others:
@@ -112,22 +115,33 @@ def reconcile(nb, asg: Assignment, others: list[Assignment] = ()) -> Reconciled:
         if score > best_score:
             best, best_score = other, score
     if best is not None and best_score > own:
-        raise Rejected("wrong-assignment", f"this is the notebook of assignment '{best.name}', not '{asg.name}' "
-                                           f"({best_score} of its cells match '{best.name}', {own} match '{asg.name}')")
+        raise Rejected(
+            "wrong-assignment",
+            f"this is the notebook of assignment '{best.name}', not '{asg.name}' "
+            f"({best_score} of its cells match '{best.name}', {own} match '{asg.name}')",
+        )
     answers = [sc for sc in asg.cells if sc.role in ("solution", "manual")]
     if not any(sc.grade_id in assigned for sc in answers) and own == 0:
         if foreign_ids:
-            raise Rejected("wrong-assignment", f"none of its cells belongs to '{asg.name}' (it has cells "
-                                               f"{', '.join(sorted(foreign_ids)[:4])} of another notebook)")
+            raise Rejected(
+                "wrong-assignment",
+                f"none of its cells belongs to '{asg.name}' (it has cells "
+                f"{', '.join(sorted(foreign_ids)[:4])} of another notebook)",
+            )
         wanted = ", ".join(f"`{n}`" for sc in answers for n in sc.defines) or "the answers"
-        raise Rejected("invalid-notebook", f"none of its {len(cells)} cells matches '{asg.name}': the nbgrader "
-                                           f"metadata is missing and no cell defines {wanted}")
+        raise Rejected(
+            "invalid-notebook",
+            f"none of its {len(cells)} cells matches '{asg.name}': the nbgrader "
+            f"metadata is missing and no cell defines {wanted}",
+        )
 
     notes: list[str] = []
     stripped = sum(1 for gid, i in assigned.items() if nbgrader_meta(cells[i]).get("grade_id") != gid)
     if stripped:
-        notes.append(f"{stripped} cell(s) had lost their nbgrader metadata and were matched to the exercise "
-                     "by id, content or position")
+        notes.append(
+            f"{stripped} cell(s) had lost their nbgrader metadata and were matched to the exercise "
+            "by id, content or position"
+        )
     owner = {i: gid for gid, i in assigned.items()}
     placed: dict[str | None, list] = {}
     last = None
@@ -146,8 +160,10 @@ def reconcile(nb, asg: Assignment, others: list[Assignment] = ()) -> Reconciled:
             meta.pop(key, None)
         placed.setdefault(last, []).append(cell)
     if dropped_ids:
-        notes.append("cell(s) " + ", ".join(dropped_ids[:5]) + " are not (or no longer) cells of this exercise "
-                     "(duplicated or foreign grade_id) and were run as your own cells")
+        notes.append(
+            "cell(s) " + ", ".join(dropped_ids[:5]) + " are not (or no longer) cells of this exercise "
+            "(duplicated or foreign grade_id) and were run as your own cells"
+        )
 
     out = nbformat.v4.new_notebook()
     out.metadata = copy.deepcopy(asg.release_nb().metadata)
@@ -163,8 +179,10 @@ def reconcile(nb, asg: Assignment, others: list[Assignment] = ()) -> Reconciled:
                 if isinstance(cell.source, list):
                     cell.source = "".join(cell.source)
                 result.answers[sc.grade_id] = cell.source
-            elif _norm(mine.get("source", "")) not in (_norm(sc.release_source), _norm(sc.source)) \
-                    or mine.get("cell_type") != sc.cell_type:
+            elif (
+                _norm(mine.get("source", "")) not in (_norm(sc.release_source), _norm(sc.source))
+                or mine.get("cell_type") != sc.cell_type
+            ):
                 if sc.cell_type == "code":
                     restored.append(sc.grade_id)
         else:

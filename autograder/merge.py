@@ -38,8 +38,10 @@ def merge(shards: list[Path], out: Path) -> int:
             result = json.loads(path.read_text())
             previous = merged.get(path.stem)
             if previous and previous[1].get("key") != result.get("key"):
-                print(f"warning: {result['student']} was graded in two shards with different inputs; keeping "
-                      f"{path}", file=sys.stderr)
+                print(
+                    f"warning: {result['student']} was graded in two shards with different inputs; keeping {path}",
+                    file=sys.stderr,
+                )
             merged[path.stem] = (path, result)
     for stem, (path, result) in merged.items():
         if Path(path).parent.resolve() != (out / "results").resolve():

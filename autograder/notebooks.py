@@ -60,14 +60,18 @@ def source_problems(nb, path: str | Path) -> list[str]:
         has_hidden_markers = HIDDEN_BEGIN in lines or HIDDEN_END in lines
         if not meta:
             if has_solution_markers or has_hidden_markers:
-                problems.append(f"{where}: has '### BEGIN ...' markers but no nbgrader metadata; "
-                                "mark it as a solution or test cell in the nbgrader toolbar")
+                problems.append(
+                    f"{where}: has '### BEGIN ...' markers but no nbgrader metadata; "
+                    "mark it as a solution or test cell in the nbgrader toolbar"
+                )
             continue
         grade_id = meta.get("grade_id")
         if not grade_id or not GRADE_ID.match(str(grade_id)):
             problems.append(f"{where}: grade_id {grade_id!r} must be non-empty letters, digits, '_' or '-'")
         elif grade_id in seen:
-            problems.append(f"{where}: grade_id {grade_id!r} is also used by cell {seen[grade_id] + 1}; ids must be unique")
+            problems.append(
+                f"{where}: grade_id {grade_id!r} is also used by cell {seen[grade_id] + 1}; ids must be unique"
+            )
         else:
             seen[grade_id] = index
         if meta.get("grade"):
@@ -77,8 +81,10 @@ def source_problems(nb, path: str | Path) -> list[str]:
                 problems.append(f"{where}: a graded cell needs points > 0, found points={points!r}")
         if meta.get("solution"):
             if cell.cell_type == "code" and not _in_order(lines, SOLUTION_BEGIN, SOLUTION_END):
-                problems.append(f"{where}: a solution cell needs '{SOLUTION_BEGIN}' and then '{SOLUTION_END}' "
-                                "(each on its own line) around the answer")
+                problems.append(
+                    f"{where}: a solution cell needs '{SOLUTION_BEGIN}' and then '{SOLUTION_END}' "
+                    "(each on its own line) around the answer"
+                )
         elif has_solution_markers:
             problems.append(f"{where}: has solution markers but is not a solution cell")
         if has_hidden_markers:
@@ -156,8 +162,13 @@ def _logic(node) -> str:
         if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
             sub.returns = None
         body = getattr(sub, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             sub.body = body[1:] or [ast.Pass()]
     return ast.dump(node)
 
@@ -199,8 +210,11 @@ def score(nb) -> list[CellScore]:
             continue
         points, max_points = determine_grade(cell)
         errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", []) if o.output_type == "error"]
-        errors += ["wrote to stderr: " + o.get("text", "")[:200] for o in cell.get("outputs", [])
-                   if o.output_type == "stream" and o.get("name") == "stderr"]
+        errors += [
+            "wrote to stderr: " + o.get("text", "")[:200]
+            for o in cell.get("outputs", [])
+            if o.output_type == "stream" and o.get("name") == "stderr"
+        ]
         scores.append(CellScore(meta["grade_id"], float(points or 0), max_points, "\n".join(errors)))
     return scores
 
@@ -218,9 +232,14 @@ def execute(nb, path: str | Path, *, timeout: int = 600, allow_errors: bool = Fa
 
     path = Path(path)
     nb = copy.deepcopy(nb)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            kernel_manager_class=SlicedPollKernelManager,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        kernel_manager_class=SlicedPollKernelManager,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     try:
         client.execute()
     except CellExecutionError:
@@ -236,7 +255,9 @@ def first_error(nb, path: str | Path) -> str:
             if output.output_type == "error":
                 hint = ""
                 if output.ename in ("ModuleNotFoundError", "ImportError"):
-                    hint = ("\n  A dependency is missing: install the course environment with "
-                            "`pip install -r requirements.txt`.")
+                    hint = (
+                        "\n  A dependency is missing: install the course environment with "
+                        "`pip install -r requirements.txt`."
+                    )
                 return f"{path}, {cell_label(index, cell)} failed: {output.ename}: {output.evalue}{hint}"
     return ""

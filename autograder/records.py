@@ -15,8 +15,19 @@ from dataclasses import asdict, dataclass, field
 from typing import TypedDict
 
 #: Every status a row of grades.csv can have; README.md explains each one.
-STATUSES = ("graded", "partial", "flagged", "out-of-memory", "timeout", "kernel-died", "missing",
-            "invalid-notebook", "wrong-assignment", "unidentified", "grader-error")
+STATUSES = (
+    "graded",
+    "partial",
+    "flagged",
+    "out-of-memory",
+    "timeout",
+    "kernel-died",
+    "missing",
+    "invalid-notebook",
+    "wrong-assignment",
+    "unidentified",
+    "grader-error",
+)
 
 
 @dataclass

@@ -107,7 +107,9 @@ def generate(names: list[str] | None = None, release_dir: Path | None = None, ro
         for name in names:
             result = api.generate_assignment(name, force=True)
             if not result["success"]:
-                raise NotebookError(f"nbgrader could not generate '{name}':\n{result.get('error') or result.get('log')}")
+                raise NotebookError(
+                    f"nbgrader could not generate '{name}':\n{result.get('error') or result.get('log')}"
+                )
             written += sorted((out_root / name).glob("*.ipynb"))
     finally:
         if scratch:

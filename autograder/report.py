@@ -53,11 +53,24 @@ def write_csv(path: Path, results: list[dict], info: dict) -> None:
         writer.writerow(["student", *ids, "total", "max", "status", "reason"])
         for r in results:
             per = {t["grade_id"]: t for t in r.get("tests", [])}
-            graded = r["status"] not in ("missing", "invalid-notebook", "wrong-assignment", "unidentified",
-                                         "grader-error")
+            graded = r["status"] not in (
+                "missing",
+                "invalid-notebook",
+                "wrong-assignment",
+                "unidentified",
+                "grader-error",
+            )
             cells = [_fmt(per[g]["points"]) if graded and g in per else "" for g in ids]
-            writer.writerow([r["student"], *cells, _fmt(r.get("points", 0.0)), _fmt(info["max_points"]),
-                             r["status"], r.get("reason", "")])
+            writer.writerow(
+                [
+                    r["student"],
+                    *cells,
+                    _fmt(r.get("points", 0.0)),
+                    _fmt(info["max_points"]),
+                    r["status"],
+                    r.get("reason", ""),
+                ]
+            )
 
 
 def public(result: dict) -> dict:
@@ -66,9 +79,13 @@ def public(result: dict) -> dict:
 
 
 def write_json(path: Path, results: list[dict], info: dict) -> None:
-    data = {"assignment": info["assignment"], "max_points": info["max_points"],
-            "tests": [{"grade_id": t["grade_id"], "points": t["points"]} for t in info["tests"]],
-            "status_counts": status_counts(results), "students": [public(r) for r in results]}
+    data = {
+        "assignment": info["assignment"],
+        "max_points": info["max_points"],
+        "tests": [{"grade_id": t["grade_id"], "points": t["points"]} for t in info["tests"]],
+        "status_counts": status_counts(results),
+        "students": [public(r) for r in results],
+    }
     path.write_text(json.dumps(data, indent=1, sort_keys=False))
 
 
@@ -84,19 +101,29 @@ def feedback_html(result: dict, info: dict) -> str:
     tests = {t["grade_id"]: t for t in info["tests"]}
     rows, sections = [], []
     for t in result.get("tests", []):
-        rows.append(f"<tr><td>{e(t['grade_id'])}</td><td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td>"
-                    f"<td class='{e(t['state'])}'>{e(t['state'])}</td><td><pre>{e(t['message'])}</pre></td></tr>"
-                    if t.get("message") else
-                    f"<tr><td>{e(t['grade_id'])}</td><td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td>"
-                    f"<td class='{e(t['state'])}'>{e(t['state'])}</td><td></td></tr>")
+        rows.append(
+            f"<tr><td>{e(t['grade_id'])}</td><td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td>"
+            f"<td class='{e(t['state'])}'>{e(t['state'])}</td><td><pre>{e(t['message'])}</pre></td></tr>"
+            if t.get("message")
+            else f"<tr><td>{e(t['grade_id'])}</td><td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td>"
+            f"<td class='{e(t['state'])}'>{e(t['state'])}</td><td></td></tr>"
+        )
         spec = tests.get(t["grade_id"], {})
         answers = result.get("answers", {})
-        mine = "".join(f"<h4>Your answer ({e(s)})</h4><pre>{e(answers.get(s, '') or '(no answer)')}</pre>"
-                       for s in spec.get("solutions", []) if s in answers)
-        hidden = (f"<p class='note'>... and {spec['hidden_count']} line(s) of hidden tests, not shown.</p>"
-                  if spec.get("hidden_count") else "")
-        sections.append(f"<h3>{e(t['grade_id'])}</h3>{mine}<h4>The visible tests</h4>"
-                        f"<pre>{e(spec.get('visible_source', ''))}</pre>{hidden}")
+        mine = "".join(
+            f"<h4>Your answer ({e(s)})</h4><pre>{e(answers.get(s, '') or '(no answer)')}</pre>"
+            for s in spec.get("solutions", [])
+            if s in answers
+        )
+        hidden = (
+            f"<p class='note'>... and {spec['hidden_count']} line(s) of hidden tests, not shown.</p>"
+            if spec.get("hidden_count")
+            else ""
+        )
+        sections.append(
+            f"<h3>{e(t['grade_id'])}</h3>{mine}<h4>The visible tests</h4>"
+            f"<pre>{e(spec.get('visible_source', ''))}</pre>{hidden}"
+        )
     notes = "".join(f"<li>{e(n)}</li>" for n in result.get("notes", []))
     status = result["status"]
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
@@ -121,10 +148,19 @@ def _histograms(results: list[dict], info: dict) -> bytes:
 
     from gptcourse import style
 
-    graded = [r for r in results if r["status"] not in ("missing", "invalid-notebook", "wrong-assignment",
-                                                         "unidentified", "grader-error")]
-    panels = [(t["grade_id"], t["points"], [next((x["points"] for x in r["tests"] if x["grade_id"] == t["grade_id"]),
-                                                 0.0) for r in graded]) for t in info["tests"]]
+    graded = [
+        r
+        for r in results
+        if r["status"] not in ("missing", "invalid-notebook", "wrong-assignment", "unidentified", "grader-error")
+    ]
+    panels = [
+        (
+            t["grade_id"],
+            t["points"],
+            [next((x["points"] for x in r["tests"] if x["grade_id"] == t["grade_id"]), 0.0) for r in graded],
+        )
+        for t in info["tests"]
+    ]
     panels.append(("total", info["max_points"], [r["points"] for r in results]))
     style.use()
     cols = min(3, len(panels))
@@ -138,7 +174,7 @@ def _histograms(results: list[dict], info: dict) -> bytes:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("points")
         ax.set_ylabel("students")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -151,13 +187,20 @@ def summary_html(results: list[dict], info: dict, png: bytes) -> str:
     e = html.escape
     totals = [r["points"] for r in results]
     counts = status_counts(results)
-    stats = (f"mean {statistics.mean(totals):.2f}, median {statistics.median(totals):g} of "
-             f"{_fmt(info['max_points'])}" if totals else "no students")
-    rows = "".join(f"<tr><td>{e(s)}</td><td>{n}</td><td>{e(STATUS_TEXT.get(s, ''))}</td></tr>"
-                   for s, n in counts.items())
-    attention = "".join(f"<tr><td><a href='feedback/{e(r['file_stem'])}.html'>{e(r['student'])}</a></td>"
-                        f"<td>{e(r['status'])}</td><td>{e(r.get('reason', ''))}</td></tr>"
-                        for r in results if r["status"] != "graded")
+    stats = (
+        f"mean {statistics.mean(totals):.2f}, median {statistics.median(totals):g} of {_fmt(info['max_points'])}"
+        if totals
+        else "no students"
+    )
+    rows = "".join(
+        f"<tr><td>{e(s)}</td><td>{n}</td><td>{e(STATUS_TEXT.get(s, ''))}</td></tr>" for s, n in counts.items()
+    )
+    attention = "".join(
+        f"<tr><td><a href='feedback/{e(r['file_stem'])}.html'>{e(r['student'])}</a></td>"
+        f"<td>{e(r['status'])}</td><td>{e(r.get('reason', ''))}</td></tr>"
+        for r in results
+        if r["status"] != "graded"
+    )
     img = base64.b64encode(png).decode()
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{e(info['assignment'])}: grading summary</title><style>{CSS}</style></head><body>

@@ -22,12 +22,41 @@ from dataclasses import dataclass
 
 TAMPER_MODULES = {"builtins", "gc", "ctypes", "inspect", "signal", "IPython", "ipykernel", "marshal", "resource"}
 TAMPER_NAMES = {"get_ipython", "globals", "__builtins__", "exec", "eval", "compile", "__import__", "breakpoint"}
-TAMPER_ATTRS = {"__closure__", "__globals__", "__code__", "__subclasses__", "f_locals", "f_globals", "f_back",
-                "f_builtins", "gi_frame", "tb_frame", "cell_contents", "input_transformers_cleanup",
-                "input_transformers_post", "ast_transformers", "showtraceback", "user_ns", "run_cell",
-                "displayhook", "excepthook"}
-TAMPER_DOTTED = {"sys.modules", "sys._getframe", "sys.settrace", "sys.setprofile", "sys.stdout", "sys.stderr",
-                 "os._exit", "os.kill", "os.killpg", "os.fork", "os.setsid", "threading.settrace"}
+TAMPER_ATTRS = {
+    "__closure__",
+    "__globals__",
+    "__code__",
+    "__subclasses__",
+    "f_locals",
+    "f_globals",
+    "f_back",
+    "f_builtins",
+    "gi_frame",
+    "tb_frame",
+    "cell_contents",
+    "input_transformers_cleanup",
+    "input_transformers_post",
+    "ast_transformers",
+    "showtraceback",
+    "user_ns",
+    "run_cell",
+    "displayhook",
+    "excepthook",
+}
+TAMPER_DOTTED = {
+    "sys.modules",
+    "sys._getframe",
+    "sys.settrace",
+    "sys.setprofile",
+    "sys.stdout",
+    "sys.stderr",
+    "os._exit",
+    "os.kill",
+    "os.killpg",
+    "os.fork",
+    "os.setsid",
+    "threading.settrace",
+}
 
 
 @dataclass(frozen=True)
@@ -129,8 +158,9 @@ def reference_aliases(sources: list[str], references: list[str]) -> set[str]:
     return names
 
 
-def scan(source: str, references: list[str], protected: set[str] = frozenset(),
-         aliases: set[str] = frozenset()) -> list[Finding]:
+def scan(
+    source: str, references: list[str], protected: set[str] = frozenset(), aliases: set[str] = frozenset()
+) -> list[Finding]:
     """Every finding in one student code cell. ``protected``: names the instructor's cells bind;
     ``aliases``: those of them bound to a reference module (see :func:`reference_aliases`)."""
     references = [r for r in references if r]
@@ -142,8 +172,10 @@ def scan(source: str, references: list[str], protected: set[str] = frozenset(),
     except SyntaxError:
         for ref in references:
             if ref.split(".")[-1] in source:
-                add("reference", f"mentions the reference module {ref} (the cell does not parse, so it cannot be "
-                                 "checked further)")
+                add(
+                    "reference",
+                    f"mentions the reference module {ref} (the cell does not parse, so it cannot be checked further)",
+                )
         return findings
 
     leaves = {ref.split(".")[-1] for ref in references}
@@ -172,8 +204,12 @@ def scan(source: str, references: list[str], protected: set[str] = frozenset(),
                 args = [a for a in node.args[:1]]
                 literal = args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)
                 if not literal:
-                    add("reference", f"`{name}(...)` imports a module whose name is computed at run time; "
-                                     "the grader cannot tell it is not the reference implementation", node)
+                    add(
+                        "reference",
+                        f"`{name}(...)` imports a module whose name is computed at run time; "
+                        "the grader cannot tell it is not the reference implementation",
+                        node,
+                    )
                 elif _is_reference(args[0].value, references):
                     add("reference", f"`{name}({args[0].value!r})` imports the reference implementation", node)
         elif isinstance(node, ast.Attribute):
@@ -206,7 +242,16 @@ def scan(source: str, references: list[str], protected: set[str] = frozenset(),
     unique: dict[tuple[str, str], Finding] = {}
     for finding in findings:
         unique.setdefault((finding.kind, finding.detail), finding)
-    paths = [(f.line, f.detail.split("`")[1]) for f in unique.values() if f.detail.endswith("uses the reference implementation")]
-    return [f for f in unique.values()
-            if not (f.detail.endswith("uses the reference implementation")
-                    and any(line == f.line and p.startswith(f.detail.split("`")[1] + ".") for line, p in paths))]
+    paths = [
+        (f.line, f.detail.split("`")[1])
+        for f in unique.values()
+        if f.detail.endswith("uses the reference implementation")
+    ]
+    return [
+        f
+        for f in unique.values()
+        if not (
+            f.detail.endswith("uses the reference implementation")
+            and any(line == f.line and p.startswith(f.detail.split("`")[1] + ".") for line, p in paths)
+        )
+    ]

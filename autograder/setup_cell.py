@@ -73,18 +73,34 @@ def build_distributions(out: Path, root: Path = ROOT, sdist: bool = False) -> li
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(root / name, tree / name)
         for package in ("gptcourse", "autograder"):
-            shutil.copytree(root / package, tree / package, ignore=shutil.ignore_patterns(
-                "__pycache__", "*.db", "submitted", "autograded", "feedback", "out"))
-        proc = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out),
-                               *([] if sdist else ["--wheel"]), str(tree)], capture_output=True, text=True)
+            shutil.copytree(
+                root / package,
+                tree / package,
+                ignore=shutil.ignore_patterns("__pycache__", "*.db", "submitted", "autograded", "feedback", "out"),
+            )
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "build",
+                "--no-isolation",
+                "--outdir",
+                str(out),
+                *([] if sdist else ["--wheel"]),
+                str(tree),
+            ],
+            capture_output=True,
+            text=True,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"building the course package failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     version = course_version(root)
     files = [out / wheel_name(version)] + ([out / f"gptcourse-{version}.tar.gz"] if sdist else [])
     missing = [f for f in files if not f.is_file()]
     if missing or "WARNING" in proc.stdout + proc.stderr:
-        raise RuntimeError(f"building the course package: missing {missing} or warnings:\n{proc.stdout[-3000:]}"
-                           f"\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"building the course package: missing {missing} or warnings:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return files
 
 
@@ -112,12 +128,19 @@ def setup_source(version: str, address: Address, extras: str = "") -> str:
     wheel = wheel_name(version)
     remote = install_sources(version, address, extras)
     needed = ["gptcourse"] + [m for e in extras.strip("[]").split(",") if e for m in EXTRA_MODULES[e]]
-    where = " or ".join(["the course site"] * bool(address.site) + ["the course's repository"] * bool(address.repository))
-    missing_hint = (f'"gptcourse is not installed. Download {wheel} from this exercise\'s page on the "\n'
-                    '                           "course site, put it next to this notebook (in Colab: the Files panel), '
-                    'and run this cell again."')
-    origin = (f"from the file {wheel} if it lies next to this\n# notebook, else from {where}" if where else
-              f"from the file {wheel} put next to this\n# notebook (the exercise's page on the course site offers it)")
+    where = " or ".join(
+        ["the course site"] * bool(address.site) + ["the course's repository"] * bool(address.repository)
+    )
+    missing_hint = (
+        f'"gptcourse is not installed. Download {wheel} from this exercise\'s page on the "\n'
+        '                           "course site, put it next to this notebook (in Colab: the Files panel), '
+        'and run this cell again."'
+    )
+    origin = (
+        f"from the file {wheel} if it lies next to this\n# notebook, else from {where}"
+        if where
+        else f"from the file {wheel} put next to this\n# notebook (the exercise's page on the course site offers it)"
+    )
     return f'''# Setup: run this cell first. Where the course package is missing (Colab, a JupyterHub, your own Jupyter), it
 # installs gptcourse{extras} {version} into this kernel {origin}. torch is never installed or changed here.
 import importlib.util, os, shlex, subprocess, sys, tempfile
@@ -148,9 +171,11 @@ print(f"gptcourse {{gptcourse.__version__}}, torch {{torch.__version__}}, Python
       f"device: {{gptcourse.default_device()}}")'''
 
 
-SETUP_TEXT = ("**Setup.** Run the setup cell below first. In the course's own environment (`make lab`) it only "
-              "prints the versions in use;\nanywhere else (Google Colab, a JupyterHub, your own Jupyter) it installs "
-              "the course package into this\nnotebook's kernel, as its first lines say.")
+SETUP_TEXT = (
+    "**Setup.** Run the setup cell below first. In the course's own environment (`make lab`) it only "
+    "prints the versions in use;\nanywhere else (Google Colab, a JupyterHub, your own Jupyter) it installs "
+    "the course package into this\nnotebook's kernel, as its first lines say."
+)
 
 
 def extras_of(nb) -> str:
@@ -172,13 +197,24 @@ def with_setup_cell(nb, path_name: str, root: Path = ROOT):
     if SETUP_ID in ids:
         cell = nb.cells[ids.index(SETUP_ID)]
     else:
-        cell = nbformat.v4.new_code_cell(id="course-setup", metadata={"nbgrader": {
-            "grade": False, "grade_id": SETUP_ID, "locked": True, "schema_version": 3, "solution": False,
-            "task": False}})
+        cell = nbformat.v4.new_code_cell(
+            id="course-setup",
+            metadata={
+                "nbgrader": {
+                    "grade": False,
+                    "grade_id": SETUP_ID,
+                    "locked": True,
+                    "schema_version": 3,
+                    "solution": False,
+                    "task": False,
+                }
+            },
+        )
         nb.cells.insert(1, cell)
     cell.source = source
     title = nb.cells[0]
-    title.source = re.sub(r"\*\*Setup\.\*\*.*?(?=\n\n(?!```)|\Z)(\n\n```.*?```)?", SETUP_TEXT, title.source,
-                          count=1, flags=re.S)
+    title.source = re.sub(
+        r"\*\*Setup\.\*\*.*?(?=\n\n(?!```)|\Z)(\n\n```.*?```)?", SETUP_TEXT, title.source, count=1, flags=re.S
+    )
     nb.metadata["colab"] = {"name": path_name, "provenance": []}  # Colab opens it as this file, Python 3
     return nb

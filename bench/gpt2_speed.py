@@ -113,11 +113,21 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     from transformers import GPT2LMHeadModel
 
-    sizes = dict(vocab_size=args.vocab, n_embd=args.d_model, n_layer=args.layers, n_head=args.heads,
-                 initializer_range=0.02, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    sizes = dict(
+        vocab_size=args.vocab,
+        n_embd=args.d_model,
+        n_layer=args.layers,
+        n_head=args.heads,
+        initializer_range=0.02,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
     results = {"threads": args.threads, "config": {**sizes, "block": args.block, "batch": args.batch}}
-    print(f"{args.layers} layers, {args.heads} heads, d_model {args.d_model}, vocab {args.vocab}, "
-          f"block {args.block}, batch {args.batch}, {args.threads} threads, torch {torch.__version__}")
+    print(
+        f"{args.layers} layers, {args.heads} heads, d_model {args.d_model}, vocab {args.vocab}, "
+        f"block {args.block}, batch {args.batch}, {args.threads} threads, torch {torch.__version__}"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         # ---- training step -----------------------------------------------------------------
@@ -129,13 +139,17 @@ def main(argv=None):
         targets = torch.randint(0, args.vocab, (args.batch, args.block), generator=g)
         tokens = args.batch * args.block
         with torch.no_grad():
-            same_loss = abs(ours.loss(idx, targets).item() - logits_loss(lambda x: hf(x).logits, args.vocab)(
-                idx, targets).item())
-        steps = {"ours": train_step_fn(ours, ours.loss, idx, targets),
-                 "hf": train_step_fn(hf, logits_loss(lambda x: hf(x).logits, args.vocab), idx, targets),
-                 "ours_logits": train_step_fn(ours, logits_loss(ours, args.vocab), idx, targets)}
+            same_loss = abs(
+                ours.loss(idx, targets).item() - logits_loss(lambda x: hf(x).logits, args.vocab)(idx, targets).item()
+            )
+        steps = {
+            "ours": train_step_fn(ours, ours.loss, idx, targets),
+            "hf": train_step_fn(hf, logits_loss(lambda x: hf(x).logits, args.vocab), idx, targets),
+            "ours_logits": train_step_fn(ours, logits_loss(ours, args.vocab), idx, targets),
+        }
         bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
         if bf16:
+
             def autocast_loss(x, y):
                 with torch.autocast("cpu", dtype=torch.bfloat16):
                     h = ours.hidden(x)
@@ -146,12 +160,17 @@ def main(argv=None):
         t = timed(steps, args.repeat)
         peak = peak_flops / t["peak"]
         model_flops = flops_per_token(ours.config, args.block) * tokens
-        results["train"] = {"ours_tokens_per_s": tokens / t["ours"], "hf_tokens_per_s": tokens / t["hf"],
-                            "speedup": t["hf"] / t["ours"], "loss_difference": same_loss,
-                            "ours_logits_path_tokens_per_s": tokens / t["ours_logits"],
-                            "logits_path_speedup": t["hf"] / t["ours_logits"],
-                            "flops_per_s": model_flops / t["ours"], "fp32_matmul_peak": peak,
-                            "fraction_of_peak": model_flops / t["ours"] / peak}
+        results["train"] = {
+            "ours_tokens_per_s": tokens / t["ours"],
+            "hf_tokens_per_s": tokens / t["hf"],
+            "speedup": t["hf"] / t["ours"],
+            "loss_difference": same_loss,
+            "ours_logits_path_tokens_per_s": tokens / t["ours_logits"],
+            "logits_path_speedup": t["hf"] / t["ours_logits"],
+            "flops_per_s": model_flops / t["ours"],
+            "fp32_matmul_peak": peak,
+            "fraction_of_peak": model_flops / t["ours"] / peak,
+        }
         if bf16:
             results["train"]["bf16_autocast_tokens_per_s"] = tokens / t["bf16"]
             results["train"]["bf16_fraction_of_fp32_peak"] = model_flops / t["bf16"] / peak
@@ -164,48 +183,69 @@ def main(argv=None):
         prompt = torch.randint(0, args.vocab, (1, 8), generator=g)
         results["generate"] = {}
         for use_cache in (True, False):
+
             def run_ours(n=args.new_tokens, use_cache=use_cache):
                 return generate(ours, prompt, n, temperature=0, use_cache=use_cache)
 
             def run_hf(n=args.new_tokens, use_cache=use_cache):
                 with torch.no_grad():
-                    return hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=n,
-                                       min_new_tokens=n, do_sample=False, use_cache=use_cache,
-                                       pad_token_id=args.vocab - 1)
+                    return hf.generate(
+                        prompt,
+                        attention_mask=torch.ones_like(prompt),
+                        max_new_tokens=n,
+                        min_new_tokens=n,
+                        do_sample=False,
+                        use_cache=use_cache,
+                        pad_token_id=args.vocab - 1,
+                    )
 
             run_ours(8), run_hf(8)  # warm-up
             same = run_ours().tolist() == run_hf().tolist()
             t = timed({"ours": run_ours, "hf": run_hf}, 2, warmup=0)
             t_o, t_h = t["ours"], t["hf"]
             results["generate"]["cache" if use_cache else "no_cache"] = {
-                "ours_tokens_per_s": args.new_tokens / t_o, "hf_tokens_per_s": args.new_tokens / t_h,
-                "speedup": t_h / t_o, "same_tokens": same}
-        results["generate"]["cache_speedup_ours"] = (results["generate"]["cache"]["ours_tokens_per_s"]
-                                                     / results["generate"]["no_cache"]["ours_tokens_per_s"])
+                "ours_tokens_per_s": args.new_tokens / t_o,
+                "hf_tokens_per_s": args.new_tokens / t_h,
+                "speedup": t_h / t_o,
+                "same_tokens": same,
+            }
+        results["generate"]["cache_speedup_ours"] = (
+            results["generate"]["cache"]["ours_tokens_per_s"] / results["generate"]["no_cache"]["ours_tokens_per_s"]
+        )
 
     tr, ge = results["train"], results["generate"]
     met = lambda ok: "met" if ok else "MISSED"  # noqa: E731
     print("\ntraining step (forward + cross-entropy + backward + AdamW)")
     print(f"  course GPT-2      {tr['ours_tokens_per_s']:10,.0f} tokens/s")
     print(f"  Hugging Face      {tr['hf_tokens_per_s']:10,.0f} tokens/s")
-    print(f"  ratio             {tr['speedup']:10.2f} x      target >= 1.7x: {met(tr['speedup'] >= 1.7)}"
-          f"   (same loss to {tr['loss_difference']:.1e})")
-    print(f"  course GPT-2 through its logits + F.cross_entropy, like Hugging Face: "
-          f"{tr['ours_logits_path_tokens_per_s']:,.0f} tokens/s, ratio {tr['logits_path_speedup']:.2f} x")
-    print(f"  model FLOP/s      {tr['flops_per_s'] / 1e9:10.1f} GFLOP/s of a measured fp32 matmul peak of "
-          f"{tr['fp32_matmul_peak'] / 1e9:.1f} GFLOP/s = {100 * tr['fraction_of_peak']:.0f} %   "
-          f"target >= 70 %: {met(tr['fraction_of_peak'] >= 0.7)}")
+    print(
+        f"  ratio             {tr['speedup']:10.2f} x      target >= 1.7x: {met(tr['speedup'] >= 1.7)}"
+        f"   (same loss to {tr['loss_difference']:.1e})"
+    )
+    print(
+        f"  course GPT-2 through its logits + F.cross_entropy, like Hugging Face: "
+        f"{tr['ours_logits_path_tokens_per_s']:,.0f} tokens/s, ratio {tr['logits_path_speedup']:.2f} x"
+    )
+    print(
+        f"  model FLOP/s      {tr['flops_per_s'] / 1e9:10.1f} GFLOP/s of a measured fp32 matmul peak of "
+        f"{tr['fp32_matmul_peak'] / 1e9:.1f} GFLOP/s = {100 * tr['fraction_of_peak']:.0f} %   "
+        f"target >= 70 %: {met(tr['fraction_of_peak'] >= 0.7)}"
+    )
     if "bf16_autocast_tokens_per_s" in tr:
-        print(f"  bf16 autocast     {tr['bf16_autocast_tokens_per_s']:10,.0f} tokens/s "
-              f"({100 * tr['bf16_fraction_of_fp32_peak']:.0f} % of the fp32 peak)")
+        print(
+            f"  bf16 autocast     {tr['bf16_autocast_tokens_per_s']:10,.0f} tokens/s "
+            f"({100 * tr['bf16_fraction_of_fp32_peak']:.0f} % of the fp32 peak)"
+        )
     else:
         print("  bf16 autocast     not supported by this CPU")
     print(f"\ngeneration (greedy, batch 1, 8-token prompt + {args.new_tokens} new tokens)")
     for key, label in (("cache", "with KV cache"), ("no_cache", "without cache")):
         r = ge[key]
-        print(f"  {label:14s} course {r['ours_tokens_per_s']:8,.0f} tokens/s, Hugging Face {r['hf_tokens_per_s']:8,.0f}"
-              f" tokens/s, ratio {r['speedup']:.2f} x (target >= 1: {met(r['speedup'] >= 1)}); "
-              f"same tokens: {r['same_tokens']}")
+        print(
+            f"  {label:14s} course {r['ours_tokens_per_s']:8,.0f} tokens/s, Hugging Face {r['hf_tokens_per_s']:8,.0f}"
+            f" tokens/s, ratio {r['speedup']:.2f} x (target >= 1: {met(r['speedup'] >= 1)}); "
+            f"same tokens: {r['same_tokens']}"
+        )
     print(f"  the course's KV cache speed-up: {ge['cache_speedup_ours']:.1f} x")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -38,8 +38,9 @@ def direct(nb, folder: Path) -> float:
     from nbclient import NotebookClient
 
     started = time.perf_counter()
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(folder)}}
+    ).execute()
     return time.perf_counter() - started
 
 
@@ -78,8 +79,9 @@ def main() -> None:
     walls = {}
     for jobs in (1, 2):
         started = time.perf_counter()
-        code = grade_class(asg.name, sub, tmp / f"out-jobs{jobs}", jobs=jobs, limits=limits, cache=cache,
-                           progress=False, force=True)
+        code = grade_class(
+            asg.name, sub, tmp / f"out-jobs{jobs}", jobs=jobs, limits=limits, cache=cache, progress=False, force=True
+        )
         walls[jobs] = time.perf_counter() - started
         assert code == 0
     same = (tmp / "out-jobs1" / "grades.csv").read_text() == (tmp / "out-jobs2" / "grades.csv").read_text()

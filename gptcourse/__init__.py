@@ -47,20 +47,26 @@ TORCH_MIN = (2, 4)
 def _check_versions(python: tuple = tuple(sys.version_info[:2]), torch_version: str | None = None) -> None:
     """Refuse, with the supported range, a Python or PyTorch the course does not support."""
     if python < PYTHON_MIN:
-        raise ImportError(f"gptcourse {__version__} needs Python {PYTHON_MIN[0]}.{PYTHON_MIN[1]} or newer; "
-                          f"this is Python {python[0]}.{python[1]}.")
+        raise ImportError(
+            f"gptcourse {__version__} needs Python {PYTHON_MIN[0]}.{PYTHON_MIN[1]} or newer; "
+            f"this is Python {python[0]}.{python[1]}."
+        )
     if torch_version is None:
         try:
             torch_version = metadata.version("torch")
         except metadata.PackageNotFoundError:
-            raise ImportError(f"gptcourse needs PyTorch {TORCH_MIN[0]}.{TORCH_MIN[1]} or newer, and it is not "
-                              "installed: install torch for your machine (pip install torch), then "
-                              "gptcourse.") from None
+            raise ImportError(
+                f"gptcourse needs PyTorch {TORCH_MIN[0]}.{TORCH_MIN[1]} or newer, and it is not "
+                "installed: install torch for your machine (pip install torch), then "
+                "gptcourse."
+            ) from None
     parts = [int(p) for p in torch_version.split("+")[0].split(".")[:2] if p.isdigit()]
     if len(parts) == 2 and tuple(parts) < TORCH_MIN:
-        raise ImportError(f"gptcourse {__version__} needs torch {TORCH_MIN[0]}.{TORCH_MIN[1]} or newer; this "
-                          f"environment has torch {torch_version}. Upgrade it (pip install --upgrade torch) "
-                          "and restart the kernel.")
+        raise ImportError(
+            f"gptcourse {__version__} needs torch {TORCH_MIN[0]}.{TORCH_MIN[1]} or newer; this "
+            f"environment has torch {torch_version}. Upgrade it (pip install --upgrade torch) "
+            "and restart the kernel."
+        )
 
 
 _check_versions()

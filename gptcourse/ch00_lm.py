@@ -108,18 +108,38 @@ class GPTModelFacts:
 
 #: The GPT family, from the papers (the source slides' errors corrected; see chapter 0).
 GPT_FAMILY = [
-    GPTModelFacts("GPT-1", 2018, 117_000_000,
-                  "BooksCorpus (7,000+ unpublished books)", 512,
-                  "12-layer decoder-only Transformer; generative pre-training + discriminative fine-tuning"),
-    GPTModelFacts("GPT-2", 2019, 1_542_000_000,
-                  "WebText: 8 M documents, 40 GB, from Reddit outbound links with >= 3 karma", 1024,
-                  "pre-LN, byte-level BPE (50,257 tokens); zero-shot task transfer"),
-    GPTModelFacts("GPT-3", 2020, 175_000_000_000,
-                  "filtered Common Crawl + WebText2 + two book corpora + Wikipedia", 2048,
-                  "96 layers, d = 12,288; few-shot in-context learning"),
-    GPTModelFacts("GPT-4", 2023, None,
-                  "not disclosed (accepts image and text input)", None,
-                  "multimodal input; size and architecture not disclosed"),
+    GPTModelFacts(
+        "GPT-1",
+        2018,
+        117_000_000,
+        "BooksCorpus (7,000+ unpublished books)",
+        512,
+        "12-layer decoder-only Transformer; generative pre-training + discriminative fine-tuning",
+    ),
+    GPTModelFacts(
+        "GPT-2",
+        2019,
+        1_542_000_000,
+        "WebText: 8 M documents, 40 GB, from Reddit outbound links with >= 3 karma",
+        1024,
+        "pre-LN, byte-level BPE (50,257 tokens); zero-shot task transfer",
+    ),
+    GPTModelFacts(
+        "GPT-3",
+        2020,
+        175_000_000_000,
+        "filtered Common Crawl + WebText2 + two book corpora + Wikipedia",
+        2048,
+        "96 layers, d = 12,288; few-shot in-context learning",
+    ),
+    GPTModelFacts(
+        "GPT-4",
+        2023,
+        None,
+        "not disclosed (accepts image and text input)",
+        None,
+        "multimodal input; size and architecture not disclosed",
+    ),
 ]
 
 

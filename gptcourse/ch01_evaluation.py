@@ -46,8 +46,12 @@ def bucket_label(bucket: tuple[int, int]) -> str:
     return f"{bucket[0]}-{bucket[1]}"
 
 
-def accuracy_by_length(sources: Sequence[Sequence[str]], predictions: Sequence[Sequence[str]],
-                       references: Sequence[Sequence[str]], buckets=LENGTH_BUCKETS) -> list[dict]:
+def accuracy_by_length(
+    sources: Sequence[Sequence[str]],
+    predictions: Sequence[Sequence[str]],
+    references: Sequence[Sequence[str]],
+    buckets=LENGTH_BUCKETS,
+) -> list[dict]:
     """Exact match and token accuracy per source-length bucket.
 
     Returns one row per bucket that holds sentences: ``{"bucket": "3-5", "lo": 3, "hi": 5,
@@ -60,13 +64,26 @@ def accuracy_by_length(sources: Sequence[Sequence[str]], predictions: Sequence[S
         if not idx:
             continue
         p, r = [predictions[i] for i in idx], [references[i] for i in idx]
-        rows.append({"bucket": bucket_label((lo, hi)), "lo": lo, "hi": hi, "mid": (lo + hi) / 2, "n": len(idx),
-                     "exact_match": exact_match(p, r), "token_accuracy": token_accuracy(p, r)})
+        rows.append(
+            {
+                "bucket": bucket_label((lo, hi)),
+                "lo": lo,
+                "hi": hi,
+                "mid": (lo + hi) / 2,
+                "n": len(idx),
+                "exact_match": exact_match(p, r),
+                "token_accuracy": token_accuracy(p, r),
+            }
+        )
     return rows
 
 
-def evaluate(translate_fn: Callable[[list[list[str]]], list[list[str]]], pairs: Sequence[Pair],
-             buckets=None, batch_size: int = 500) -> list[dict]:
+def evaluate(
+    translate_fn: Callable[[list[list[str]]], list[list[str]]],
+    pairs: Sequence[Pair],
+    buckets=None,
+    batch_size: int = 500,
+) -> list[dict]:
     """Translate ``pairs``' sources with ``translate_fn`` (batches of word lists in, word lists out)
     and return :func:`accuracy_by_length`'s rows plus a last row ``"bucket": "all"``.
 
@@ -80,9 +97,17 @@ def evaluate(translate_fn: Callable[[list[list[str]]], list[list[str]]], pairs: 
     for i in range(0, len(sources), batch_size):
         predictions += [list(p) for p in translate_fn(sources[i : i + batch_size])]
     rows = accuracy_by_length(sources, predictions, references, buckets)
-    rows.append({"bucket": "all", "lo": min(map(len, sources)), "hi": max(map(len, sources)), "mid": float("nan"),
-                 "n": len(sources), "exact_match": exact_match(predictions, references),
-                 "token_accuracy": token_accuracy(predictions, references)})
+    rows.append(
+        {
+            "bucket": "all",
+            "lo": min(map(len, sources)),
+            "hi": max(map(len, sources)),
+            "mid": float("nan"),
+            "n": len(sources),
+            "exact_match": exact_match(predictions, references),
+            "token_accuracy": token_accuracy(predictions, references),
+        }
+    )
     return rows
 
 
@@ -100,8 +125,13 @@ def plot_accuracy_by_length(results: dict, metric: str = "exact_match", ax=None,
     labels = {}
     for i, (name, rows) in enumerate(results.items()):
         rows = sorted((r for r in rows if r["bucket"] != "all"), key=lambda r: r["lo"])
-        ax.plot([r["mid"] for r in rows], [r[metric] for r in rows], marker="o",
-                color=colors.get(name, style.PALETTE[i % len(style.PALETTE)]), label=name)
+        ax.plot(
+            [r["mid"] for r in rows],
+            [r[metric] for r in rows],
+            marker="o",
+            color=colors.get(name, style.PALETTE[i % len(style.PALETTE)]),
+            label=name,
+        )
         labels.update({r["mid"]: r["bucket"] for r in rows})
     lo, hi = LONG_BUCKET
     ax.axvspan(lo - 0.5, hi + 0.5, color=style.INK, alpha=0.08, lw=0)

@@ -39,8 +39,8 @@ from gptcourse.training import fit, train_cached
 class Seq2SeqConfig:
     src_vocab_size: int
     tgt_vocab_size: int
-    d_emb: int = 32       # size of the word embeddings E_src, E_tgt
-    d_hidden: int = 64    # size of h_s, s_t and the context vector c
+    d_emb: int = 32  # size of the word embeddings E_src, E_tgt
+    d_hidden: int = 64  # size of h_s, s_t and the context vector c
     pad_id: int = Vocab.pad_id
 
 
@@ -84,8 +84,7 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = Encoder(config.src_vocab_size, config.d_emb, config.d_hidden, config.pad_id)
-        self.decoder = DecoderStep(config.tgt_vocab_size, config.d_emb, config.d_hidden, config.d_hidden,
-                                   config.pad_id)
+        self.decoder = DecoderStep(config.tgt_vocab_size, config.d_emb, config.d_hidden, config.d_hidden, config.pad_id)
 
     def encode(self, src, src_lengths):
         """The decoder's starting state: (s_0, c) with s_0 = c."""
@@ -153,8 +152,9 @@ def translator(model, task: TranslationTask, extra_words: int = 5):
         model.eval()
         batch = task.collate([(s, []) for s in sources])
         device = next(model.parameters()).device
-        ids = greedy_decode(model, batch.src.to(device), batch.src_lengths.to(device),
-                            max_len=batch.src.size(1) + extra_words)
+        ids = greedy_decode(
+            model, batch.src.to(device), batch.src_lengths.to(device), max_len=batch.src.size(1) + extra_words
+        )
         return [task.tgt_vocab.decode(row) for row in ids.cpu()]
 
     return translate_fn
@@ -167,12 +167,17 @@ class TrainConfig:
     steps: int = 300
     batch_size: int = 128
     lr: float = 5e-3
-    clip: float = 1.0    # gradient-norm clipping, the usual guard for RNNs
+    clip: float = 1.0  # gradient-norm clipping, the usual guard for RNNs
     seed: int = 0
 
 
-def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), show_progress: bool = True,
-          desc: str = "training") -> list[float]:
+def train(
+    model,
+    task: TranslationTask,
+    config: TrainConfig = TrainConfig(),
+    show_progress: bool = True,
+    desc: str = "training",
+) -> list[float]:
     """Adam on the teacher-forced loss over ``config.steps`` batches of the training split.
 
     Returns the loss of every step. Deterministic for a given ``config.seed`` (on one device).
@@ -181,18 +186,37 @@ def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), sho
     device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     batches = task.endless_batches("train", config.batch_size, seed=config.seed)
-    return fit(model, batches, lambda m, batch: seq2seq_loss(m, batch.to(device), m.config.pad_id), optimizer,
-               config.steps, clip=config.clip, desc=desc, show_progress=show_progress)
+    return fit(
+        model,
+        batches,
+        lambda m, batch: seq2seq_loss(m, batch.to(device), m.config.pad_id),
+        optimizer,
+        config.steps,
+        clip=config.clip,
+        desc=desc,
+        show_progress=show_progress,
+    )
 
 
-def build_and_train(task: TranslationTask, model_config: Seq2SeqConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), show_progress: bool = True,
-                    reuse: bool = False):
+def build_and_train(
+    task: TranslationTask,
+    model_config: Seq2SeqConfig | None = None,
+    train_config: TrainConfig = TrainConfig(),
+    show_progress: bool = True,
+    reuse: bool = False,
+):
     """Chapter 1's experiment in one call: a seeded :class:`Seq2Seq`, trained; returns (model, losses).
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
     """
     model_config = model_config or Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab))
-    return train_cached("ch01_seq2seq", task, lambda: Seq2Seq(model_config),
-                        lambda model: train(model, task, train_config, show_progress, desc="seq2seq"),
-                        model_config, train_config, seed=train_config.seed, reuse=reuse)
+    return train_cached(
+        "ch01_seq2seq",
+        task,
+        lambda: Seq2Seq(model_config),
+        lambda model: train(model, task, train_config, show_progress, desc="seq2seq"),
+        model_config,
+        train_config,
+        seed=train_config.seed,
+        reuse=reuse,
+    )

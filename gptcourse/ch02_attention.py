@@ -39,7 +39,7 @@ class AttentionConfig:
     tgt_vocab_size: int
     d_emb: int = 32
     d_hidden: int = 64
-    d_attn: int = 64         # size of the additive score's hidden layer (W_q s + W_k h)
+    d_attn: int = 64  # size of the additive score's hidden layer (W_q s + W_k h)
     score: str = "additive"  # or "dot"
     pad_id: int = Vocab.pad_id
 
@@ -115,8 +115,9 @@ class AttentionSeq2Seq(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = Encoder(config.src_vocab_size, config.d_emb, config.d_hidden, config.pad_id)
-        self.decoder = AttentionDecoderStep(config.tgt_vocab_size, config.d_emb, config.d_hidden, config.d_attn,
-                                            config.score, config.pad_id)
+        self.decoder = AttentionDecoderStep(
+            config.tgt_vocab_size, config.d_emb, config.d_hidden, config.d_attn, config.score, config.pad_id
+        )
 
     def encode(self, src, src_lengths):
         """The decoder's state: (s_0 = h_S, all encoder states, the source mask, the last weights)."""
@@ -156,24 +157,35 @@ def alignment(model, task: TranslationTask, source_words, extra_words: int = 5):
     model.eval()
     batch = task.collate([(list(source_words), [])])
     device = next(model.parameters()).device
-    ids, weights = greedy_decode_with_attention(model, batch.src.to(device), batch.src_lengths.to(device),
-                                                max_len=len(source_words) + extra_words)
+    ids, weights = greedy_decode_with_attention(
+        model, batch.src.to(device), batch.src_lengths.to(device), max_len=len(source_words) + extra_words
+    )
     words = task.tgt_vocab.decode(ids[0])
     return words, weights[0, : len(words) + 1].cpu()
 
 
-def build_and_train(task: TranslationTask, model_config: AttentionConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), show_progress: bool = True,
-                    reuse: bool = False):
+def build_and_train(
+    task: TranslationTask,
+    model_config: AttentionConfig | None = None,
+    train_config: TrainConfig = TrainConfig(),
+    show_progress: bool = True,
+    reuse: bool = False,
+):
     """Chapter 2's experiment: a seeded :class:`AttentionSeq2Seq` trained like chapter 1's model.
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
     """
     model_config = model_config or AttentionConfig(len(task.src_vocab), len(task.tgt_vocab))
-    return train_cached("ch02_attention", task, lambda: AttentionSeq2Seq(model_config),
-                        lambda model: train(model, task, train_config, show_progress,
-                                            desc=f"attention ({model_config.score})"),
-                        model_config, train_config, seed=train_config.seed, reuse=reuse)
+    return train_cached(
+        "ch02_attention",
+        task,
+        lambda: AttentionSeq2Seq(model_config),
+        lambda model: train(model, task, train_config, show_progress, desc=f"attention ({model_config.score})"),
+        model_config,
+        train_config,
+        seed=train_config.seed,
+        reuse=reuse,
+    )
 
 
 def plot_attention(weights, source_words, target_words, ax=None, title=None):

@@ -346,7 +346,7 @@ def noam_lr(step, d_model, warmup=4000):
     1/sqrt(step).
     """
     step = max(step, 1)
-    return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
+    return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
 def noam_optimizer(model, d_model, warmup=4000, factor=1.0):
@@ -376,8 +376,13 @@ class TrainConfig:
     seed: int = _BUDGET.seed
 
 
-def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), show_progress: bool = True,
-          desc: str = "Transformer") -> list[float]:
+def train(
+    model,
+    task: TranslationTask,
+    config: TrainConfig = TrainConfig(),
+    show_progress: bool = True,
+    desc: str = "Transformer",
+) -> list[float]:
     """Adam + the Noam schedule on the masked cross-entropy of all target positions at once.
 
     One forward pass per batch computes every target position (teacher forcing, the causal mask
@@ -392,8 +397,9 @@ def train(model, task: TranslationTask, config: TrainConfig = TrainConfig(), sho
         batch = batch.to(device)
         return masked_cross_entropy(model(batch.src, batch.tgt_in), batch.tgt_out, model.config.pad_id)
 
-    return fit(model, batches, loss_of, optimizer, config.steps, scheduler=scheduler, desc=desc,
-               show_progress=show_progress)
+    return fit(
+        model, batches, loss_of, optimizer, config.steps, scheduler=scheduler, desc=desc, show_progress=show_progress
+    )
 
 
 def small_config(task: TranslationTask, **overrides) -> TransformerConfig:
@@ -403,17 +409,28 @@ def small_config(task: TranslationTask, **overrides) -> TransformerConfig:
     return TransformerConfig(len(task.src_vocab), len(task.tgt_vocab), pad_id=task.src_vocab.pad_id, **sizes)
 
 
-def build_and_train(task: TranslationTask, model_config: TransformerConfig | None = None,
-                    train_config: TrainConfig = TrainConfig(), show_progress: bool = True,
-                    reuse: bool = False):
+def build_and_train(
+    task: TranslationTask,
+    model_config: TransformerConfig | None = None,
+    train_config: TrainConfig = TrainConfig(),
+    show_progress: bool = True,
+    reuse: bool = False,
+):
     """Chapter 3's experiment in one call: a seeded :class:`Transformer`, trained; returns (model, losses).
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
     """
     model_config = model_config or small_config(task)
-    return train_cached("ch03_transformer", task, lambda: Transformer(model_config),
-                        lambda model: train(model, task, train_config, show_progress),
-                        model_config, train_config, seed=train_config.seed, reuse=reuse)
+    return train_cached(
+        "ch03_transformer",
+        task,
+        lambda: Transformer(model_config),
+        lambda model: train(model, task, train_config, show_progress),
+        model_config,
+        train_config,
+        seed=train_config.seed,
+        reuse=reuse,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

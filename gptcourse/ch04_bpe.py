@@ -15,14 +15,12 @@ import math
 END_OF_WORD = "</w>"
 
 
-
 def word_symbols(word: str) -> tuple:
     """A word as its initial symbols: its characters, the last one marked as word-final.
 
     'low' -> ('l', 'o', 'w</w>'): the marker keeps 'est' at the end of 'lowest' apart from 'est' in 'estate'.
     """
     return tuple(word[:-1]) + (word[-1] + END_OF_WORD,)
-
 
 
 def pair_counts(vocab):
@@ -35,7 +33,6 @@ def pair_counts(vocab):
         for pair in zip(symbols, symbols[1:]):  # noqa: B905 - adjacent pairs; answer code, as in ch04-gpt1.ipynb
             counts[pair] = counts.get(pair, 0) + freq
     return counts
-
 
 
 def merge_pair(vocab, pair):
@@ -58,7 +55,6 @@ def merge_pair(vocab, pair):
     return merged
 
 
-
 def bpe_merge_step(vocab):
     """One step of BPE learning: the most frequent adjacent pair, and the vocab with it merged.
 
@@ -72,7 +68,6 @@ def bpe_merge_step(vocab):
     return best, merge_pair(vocab, best)
 
 
-
 def word_frequencies(texts) -> dict:
     """{word as initial symbols: frequency} over whitespace-separated words of ``texts``."""
     freqs = {}
@@ -80,7 +75,6 @@ def word_frequencies(texts) -> dict:
         for word in text.split():
             freqs[word] = freqs.get(word, 0) + 1
     return {word_symbols(w): f for w, f in sorted(freqs.items())}
-
 
 
 def learn_bpe(texts, n_merges: int):
@@ -94,7 +88,6 @@ def learn_bpe(texts, n_merges: int):
             break
         merges.append(pair)
     return base, merges
-
 
 
 class BPETokenizer:
@@ -113,8 +106,7 @@ class BPETokenizer:
         symbols = self.base + [a + b for a, b in self.merges] + list(self.SPECIALS)
         self.id_of = {s: i for i, s in enumerate(symbols)}
         self.symbols = symbols
-        self.pad_id, self.unk_id, self.start_id, self.delim_id, self.extract_id = (
-            self.id_of[s] for s in self.SPECIALS)
+        self.pad_id, self.unk_id, self.start_id, self.delim_id, self.extract_id = (self.id_of[s] for s in self.SPECIALS)
         self._cache = {}
 
     @property
@@ -144,8 +136,7 @@ class BPETokenizer:
         return [self.id_of.get(s, self.unk_id) for s in self.tokens(text)]
 
     def decode(self, ids) -> str:
-        text = "".join(self.symbols[i] if self.symbols[i] not in self.SPECIALS else f" {self.symbols[i]} "
-                       for i in ids)
+        text = "".join(self.symbols[i] if self.symbols[i] not in self.SPECIALS else f" {self.symbols[i]} " for i in ids)
         return " ".join(text.replace(END_OF_WORD, " ").split())
 
     def to_dict(self) -> dict:

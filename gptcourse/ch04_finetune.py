@@ -27,11 +27,9 @@ def classification_input(tok: BPETokenizer, text: str) -> list:
     return [tok.start_id] + tok.encode(text) + [tok.extract_id]
 
 
-
 def entailment_input(tok, premise, hypothesis):
     """Entailment: ``[start] premise [delim] hypothesis [extract]``."""
     return [tok.start_id] + tok.encode(premise) + [tok.delim_id] + tok.encode(hypothesis) + [tok.extract_id]
-
 
 
 def similarity_inputs(tok: BPETokenizer, a: str, b: str) -> list:
@@ -39,17 +37,14 @@ def similarity_inputs(tok: BPETokenizer, a: str, b: str) -> list:
     return [entailment_input(tok, a, b), entailment_input(tok, b, a)]
 
 
-
 def multiple_choice_inputs(tok, context, answers):
     """Multiple choice: ``[start] context [delim] answer_k [extract]`` for each answer k (a list of k lists)."""
     return [[tok.start_id] + tok.encode(context) + [tok.delim_id] + tok.encode(a) + [tok.extract_id] for a in answers]
 
 
-
 def pad_batch(seqs, pad_id: int):
     """Right-pad id lists to one length: returns X (N, L) and last (N,), the index of each one's last token."""
     return pad_sequences(seqs, pad_id), torch.tensor([len(s) - 1 for s in seqs])
-
 
 
 @dataclass
@@ -70,7 +65,6 @@ class TaskTensors:
         X, last = self.X[index], self.last[index]
         L = int(last.max()) + 1 if last.numel() else X.size(-1)
         return TaskTensors(self.kind, X[..., :L], last, self.y[index], self.n_classes)
-
 
 
 def encode_task(tok: BPETokenizer, kind: str, examples, n_classes: int = 2) -> TaskTensors:
@@ -98,7 +92,6 @@ def encode_task(tok: BPETokenizer, kind: str, examples, n_classes: int = 2) -> T
     return TaskTensors(kind, X, last, y, 1 if kind == "multiple_choice" else n_classes)
 
 
-
 def task_logits(clf: GPT1Classifier, kind: str, X, last):
     """Class logits (or answer scores) and LM logits for a batch of any task kind; also the flat inputs."""
     if kind == "similarity":
@@ -110,9 +103,9 @@ def task_logits(clf: GPT1Classifier, kind: str, X, last):
     return logits, lm_logits, X.reshape(-1, X.size(-1))
 
 
-
-def new_classifier(pretrained: GPT1 | None, config: GPT1Config, n_classes: int, tok: BPETokenizer,
-                   seed: int) -> GPT1Classifier:
+def new_classifier(
+    pretrained: GPT1 | None, config: GPT1Config, n_classes: int, tok: BPETokenizer, seed: int
+) -> GPT1Classifier:
     """A classifier on a copy of ``pretrained`` (or, if None, on a freshly initialised GPT1 of ``config``).
 
     As in the paper, ``[start]``, ``[delim]`` and ``[extract]`` are new at fine-tuning: their rows
@@ -128,10 +121,18 @@ def new_classifier(pretrained: GPT1 | None, config: GPT1Config, n_classes: int, 
     return GPT1Classifier(lm, n_classes)
 
 
-
-def finetune(clf: GPT1Classifier, data: TaskTensors, lam: float = 0.5, epochs: int = 10, batch_size: int = 16,
-             max_lr: float = 1e-3, warmup_frac: float = 0.1, min_steps: int = 0, pad_id: int | None = None,
-             seed: int = 0) -> list[float]:
+def finetune(
+    clf: GPT1Classifier,
+    data: TaskTensors,
+    lam: float = 0.5,
+    epochs: int = 10,
+    batch_size: int = 16,
+    max_lr: float = 1e-3,
+    warmup_frac: float = 0.1,
+    min_steps: int = 0,
+    pad_id: int | None = None,
+    seed: int = 0,
+) -> list[float]:
     """Fine-tune on ``data`` by minimising -L3 = -(L2 + lam * L1); returns the loss of every update.
 
     Adam, linear warm-up over ``warmup_frac`` of the updates, then linear decay to 0 (section 4.1).
@@ -155,8 +156,15 @@ def finetune(clf: GPT1Classifier, data: TaskTensors, lam: float = 0.5, epochs: i
         return l3_loss(logits, batch.y, lm_logits, flat_X, lam, pad_id)
 
     optimizer = torch.optim.Adam(clf.parameters(), lr=max_lr)
-    return fit(clf, batches(), loss_of, optimizer, total, lr_at=lambda step: gpt1_lr(step, max_lr, warmup, total, "linear"),
-               show_progress=False)
+    return fit(
+        clf,
+        batches(),
+        loss_of,
+        optimizer,
+        total,
+        lr_at=lambda step: gpt1_lr(step, max_lr, warmup, total, "linear"),
+        show_progress=False,
+    )
 
 
 @torch.no_grad()
@@ -169,7 +177,6 @@ def accuracy(clf: GPT1Classifier, data: TaskTensors, batch_size: int = 512) -> f
         logits, _, _ = task_logits(clf, data.kind, batch.X, batch.last)
         correct += int((logits.argmax(-1) == batch.y).sum())
     return correct / len(data)
-
 
 
 #: The fine-tuning recipe of the chapter's experiments, the same with and without pre-training. The
@@ -190,10 +197,19 @@ class FinetuneSettings:
 FINETUNE_SETTINGS = FinetuneSettings()
 
 
-
-def few_label_runs(pretrained: GPT1, tok: BPETokenizer, pool: TaskTensors, test: TaskTensors, budgets, seeds,
-                   inits=("pre-trained", "from scratch"), lams=(0.5,), show_progress: bool = True,
-                   settings: FinetuneSettings = FINETUNE_SETTINGS, **changes) -> list[dict]:
+def few_label_runs(
+    pretrained: GPT1,
+    tok: BPETokenizer,
+    pool: TaskTensors,
+    test: TaskTensors,
+    budgets,
+    seeds,
+    inits=("pre-trained", "from scratch"),
+    lams=(0.5,),
+    show_progress: bool = True,
+    settings: FinetuneSettings = FINETUNE_SETTINGS,
+    **changes,
+) -> list[dict]:
     """Fine-tune on ``budget`` examples drawn from ``pool`` for every (init, lam, budget, seed); test accuracy.
 
     Returns a list of dicts with keys init, lam, budget, seed, accuracy. The seed picks the labelled
@@ -204,12 +220,14 @@ def few_label_runs(pretrained: GPT1, tok: BPETokenizer, pool: TaskTensors, test:
     recipe = asdict(replace(settings, **changes))
     jobs = [(init, lam, b, s) for init in inits for lam in lams for b in budgets for s in seeds]
     rows = []
-    for init, lam, budget, seed in progress(jobs, desc=f"fine-tuning ({pool.kind})", disable=not show_progress,
-                                            mininterval=1.0):
+    for init, lam, budget, seed in progress(
+        jobs, desc=f"fine-tuning ({pool.kind})", disable=not show_progress, mininterval=1.0
+    ):
         g = torch.Generator().manual_seed(1000 + seed)
         train = pool.subset(torch.randperm(len(pool), generator=g)[:budget])
-        clf = new_classifier(pretrained if init == "pre-trained" else None, pretrained.config, pool.n_classes,
-                             tok, seed)
+        clf = new_classifier(
+            pretrained if init == "pre-trained" else None, pretrained.config, pool.n_classes, tok, seed
+        )
         finetune(clf, train, lam=lam, pad_id=tok.pad_id, seed=seed, **recipe)
         rows.append({"init": init, "lam": lam, "budget": budget, "seed": seed, "accuracy": accuracy(clf, test)})
     return rows

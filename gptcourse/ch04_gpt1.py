@@ -78,8 +78,7 @@ class GPT1Config:
 
 def toy_config(vocab_size: int) -> GPT1Config:
     """The course's GPT-1: the same architecture, small enough to pre-train on a laptop CPU in minutes."""
-    return GPT1Config(vocab_size=vocab_size, n_ctx=64, d_model=64, n_layers=2, n_heads=4, d_ff=256,
-                      dropout=0.1)
+    return GPT1Config(vocab_size=vocab_size, n_ctx=64, d_model=64, n_layers=2, n_heads=4, d_ff=256, dropout=0.1)
 
 
 class GELUFeedForward(FeedForward):
@@ -161,8 +160,9 @@ def count_model_parameters(model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def sample(model: GPT1, ids: list[int], n_new: int, temperature: float = 1.0,
-           generator: torch.Generator | None = None) -> list[int]:
+def sample(
+    model: GPT1, ids: list[int], n_new: int, temperature: float = 1.0, generator: torch.Generator | None = None
+) -> list[int]:
     """Sample ``n_new`` tokens after the prompt ``ids`` (a list of ints); returns prompt + new ids.
 
     Each step reruns the model on the last ``n_ctx`` tokens, divides the last logits by
@@ -174,7 +174,7 @@ def sample(model: GPT1, ids: list[int], n_new: int, temperature: float = 1.0,
     device = next(model.parameters()).device
     out = list(ids)
     for _ in range(n_new):
-        logits = model(torch.tensor([out[-model.config.n_ctx:]], device=device))[0, -1]
+        logits = model(torch.tensor([out[-model.config.n_ctx :]], device=device))[0, -1]
         if temperature == 0:
             next_id = int(logits.argmax())
         else:

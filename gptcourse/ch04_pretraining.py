@@ -52,8 +52,12 @@ class PretrainSettings:
     log_every: int = 1
 
 
-def pretrain(model: torch.nn.Module, stream: torch.Tensor, settings: PretrainSettings = PretrainSettings(),
-             show_progress: bool = True) -> list[float]:
+def pretrain(
+    model: torch.nn.Module,
+    stream: torch.Tensor,
+    settings: PretrainSettings = PretrainSettings(),
+    show_progress: bool = True,
+) -> list[float]:
     """Pre-train ``model`` with L1 on random windows of the token ``stream`` (a 1-D LongTensor).
 
     Returns the training loss (-L1 per token, in nats) every ``settings.log_every`` updates.
@@ -63,9 +67,17 @@ def pretrain(model: torch.nn.Module, stream: torch.Tensor, settings: PretrainSet
     optimizer = torch.optim.Adam(model.parameters(), lr=s.max_lr)
     device = next(model.parameters()).device
     windows = iter(lambda: random_windows(stream, s.batch_size, s.seq_len, generator).to(device), None)
-    return fit(model, windows, lambda m, U: lm_loss(m(U), U), optimizer, s.steps,
-               lr_at=lambda step: gpt1_lr(step, s.max_lr, s.warmup, s.steps, "cosine"), log_every=s.log_every,
-               desc="pre-training (L1)", show_progress=show_progress)
+    return fit(
+        model,
+        windows,
+        lambda m, U: lm_loss(m(U), U),
+        optimizer,
+        s.steps,
+        lr_at=lambda step: gpt1_lr(step, s.max_lr, s.warmup, s.steps, "cosine"),
+        log_every=s.log_every,
+        desc="pre-training (L1)",
+        show_progress=show_progress,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,8 +100,9 @@ def corpus_stream(tok: BPETokenizer) -> torch.Tensor:
     return torch.tensor(tok.encode(" ".join(unlabelled_corpus())), dtype=torch.long)
 
 
-def run_pretraining(settings: PretrainSettings = TOY_GPT1, n_merges: int = N_MERGES, device: str = "cpu",
-                    show_progress: bool = True) -> tuple[GPT1, BPETokenizer, dict]:
+def run_pretraining(
+    settings: PretrainSettings = TOY_GPT1, n_merges: int = N_MERGES, device: str = "cpu", show_progress: bool = True
+) -> tuple[GPT1, BPETokenizer, dict]:
     """Tokenizer + pre-trained toy GPT-1 from scratch (deterministic for a seed); trains on ``device``,
     returns the model on the CPU, the tokenizer and how the run went."""
     tok = build_tokenizer(n_merges)
@@ -97,15 +110,25 @@ def run_pretraining(settings: PretrainSettings = TOY_GPT1, n_merges: int = N_MER
     model = GPT1(toy_config(tok.vocab_size)).to(device)
     start = time.perf_counter()
     losses = pretrain(model, corpus_stream(tok), settings, show_progress)
-    info = {"settings": {"n_merges": n_merges, **asdict(settings)}, "losses": losses,
-            "seconds": time.perf_counter() - start, "torch": str(torch.__version__), "device": str(device)}
+    info = {
+        "settings": {"n_merges": n_merges, **asdict(settings)},
+        "losses": losses,
+        "seconds": time.perf_counter() - start,
+        "torch": str(torch.__version__),
+        "device": str(device),
+    }
     return model.cpu(), tok, info
 
 
 def save_pretrained(folder, model: GPT1, tok: BPETokenizer, info: dict) -> Path:
     """The course's checkpoint format (:mod:`gptcourse.saving`): weights as float16, to keep the file small."""
-    return save_checkpoint(folder, model.state_dict(), {"model": "GPT1", **asdict(model.config)},
-                           {"tokenizer": tok.to_dict(), "info": info}, dtype=torch.float16)
+    return save_checkpoint(
+        folder,
+        model.state_dict(),
+        {"model": "GPT1", **asdict(model.config)},
+        {"tokenizer": tok.to_dict(), "info": info},
+        dtype=torch.float16,
+    )
 
 
 def load_pretrained(folder=PRETRAINED_DIR) -> tuple[GPT1, BPETokenizer, dict]:

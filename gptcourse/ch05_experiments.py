@@ -60,14 +60,12 @@ class ToyTokenizer:
         return self.bpe.decode([self.gpt2_ids[int(i)] for i in ids])
 
 
-
 def toy_corpus():
     """Chapter 4's unlabelled corpus encoded with GPT-2's tokenizer: (stream of small ids, :class:`ToyTokenizer`)."""
     bpe = load_gpt2_bpe()
     ids = torch.tensor(bpe.encode(" ".join(unlabelled_corpus())))
     gpt2_ids, stream = torch.unique(ids, return_inverse=True)
     return stream, ToyTokenizer(gpt2_ids.tolist(), bpe)
-
 
 
 TOY_GPT2_DIR = Path(__file__).with_name("checkpoints") / "ch05" / "gpt2_toy"
@@ -92,16 +90,24 @@ TOY_SIZES = ToySizes()
 TOY_TRAINING = PretrainSettings(steps=2000, batch_size=32, seq_len=64, max_lr=2.5e-3, warmup=100, seed=0)
 
 
-def train_toy_gpt2(settings: PretrainSettings = TOY_TRAINING, sizes: ToySizes = TOY_SIZES, device: str = "cpu",
-                   show_progress: bool = True) -> tuple[GPT2, ToyTokenizer, dict]:
+def train_toy_gpt2(
+    settings: PretrainSettings = TOY_TRAINING,
+    sizes: ToySizes = TOY_SIZES,
+    device: str = "cpu",
+    show_progress: bool = True,
+) -> tuple[GPT2, ToyTokenizer, dict]:
     """The small GPT-2, pre-trained from scratch on ``device``: (model on the CPU, tokenizer, info)."""
     stream, tok = toy_corpus()
     torch.manual_seed(settings.seed)
     model = GPT2(sizes.config(tok.vocab_size)).to(device)
     start = time.perf_counter()
     losses = pretrain(model, stream, settings, show_progress)
-    info = {"settings": {**asdict(sizes), **asdict(settings)}, "final_loss": sum(losses[-50:]) / 50,
-            "seconds": time.perf_counter() - start, "device": str(device)}
+    info = {
+        "settings": {**asdict(sizes), **asdict(settings)},
+        "final_loss": sum(losses[-50:]) / 50,
+        "seconds": time.perf_counter() - start,
+        "device": str(device),
+    }
     return model.cpu().eval(), tok, info
 
 
@@ -123,20 +129,30 @@ def deep_narrow_models(vocab_size, n_layers=12, d_model=32, n_heads=2, n_ctx=32,
     sub-block + a final one, vs after each residual addition) and GPT-2's 1/sqrt(N) residual init.
     """
     torch.manual_seed(seed)
-    pre = GPT2(GPT2Config(vocab_size=vocab_size, n_ctx=n_ctx, n_layers=n_layers, n_heads=n_heads,
-                          d_model=d_model, dropout=0.0))
+    pre = GPT2(
+        GPT2Config(vocab_size=vocab_size, n_ctx=n_ctx, n_layers=n_layers, n_heads=n_heads, d_model=d_model, dropout=0.0)
+    )
     torch.manual_seed(seed)
-    post = GPT1(GPT1Config(vocab_size=vocab_size, n_ctx=n_ctx, d_model=d_model, n_layers=n_layers,
-                           n_heads=n_heads, d_ff=4 * d_model, dropout=0.0))
+    post = GPT1(
+        GPT1Config(
+            vocab_size=vocab_size,
+            n_ctx=n_ctx,
+            d_model=d_model,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            d_ff=4 * d_model,
+            dropout=0.0,
+        )
+    )
     return {"pre-LN (GPT-2)": pre, "post-LN (GPT-1)": post}
-
 
 
 def block_grad_norms(model):
     """||dLoss/dtheta_l|| for the parameters theta_l of each block l (after ``backward``)."""
-    return [math.sqrt(sum(float(p.grad.pow(2).sum()) for p in block.parameters() if p.grad is not None))
-            for block in model.blocks]
-
+    return [
+        math.sqrt(sum(float(p.grad.pow(2).sum()) for p in block.parameters() if p.grad is not None))
+        for block in model.blocks
+    ]
 
 
 def train_recording_gradients(model, stream, steps, lr, batch_size=8, seq_len=32, seed=1, show_progress=False):
@@ -149,8 +165,9 @@ def train_recording_gradients(model, stream, steps, lr, batch_size=8, seq_len=32
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     history = {"loss": [], "grad_norms": []}
-    for _ in progress(range(steps), desc=f"{type(model).__name__}, lr {lr:g}", disable=not show_progress,
-                      mininterval=1.0):
+    for _ in progress(
+        range(steps), desc=f"{type(model).__name__}, lr {lr:g}", disable=not show_progress, mininterval=1.0
+    ):
         U = random_windows(stream, batch_size, seq_len + 1, g)
         logits = model(U[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), U[:, 1:].reshape(-1))

@@ -43,13 +43,11 @@ def decode_step(model, token, past=None):
     return logits, new_past
 
 
-
 def top_k_filter(logits, k):
     """Keep the k largest logits of each row (ties with the k-th included), set the rest to -inf."""
     k = min(k, logits.size(-1))
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
-
 
 
 def top_p_filter(logits, p):
@@ -67,7 +65,6 @@ def top_p_filter(logits, p):
     return logits.masked_fill(remove, float("-inf"))
 
 
-
 def next_token(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
     """Pick the next token from logits (B, V): greedy if ``temperature == 0``, else sample from
     softmax(logits / temperature) restricted by top-k and then top-p. Returns (B, 1) ids."""
@@ -81,10 +78,8 @@ def next_token(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
     return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
 
 
-
 @torch.no_grad()
-def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, use_cache=True,
-             generator=None):
+def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, use_cache=True, generator=None):
     """Append ``max_new_tokens`` tokens to the prompts ``idx`` (B, T); returns (B, T + max_new_tokens).
 
     ``temperature=0`` is greedy decoding. With ``use_cache`` every step feeds only the newest
@@ -96,8 +91,10 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
     cache = None
     if use_cache:
         if idx.size(1) + max_new_tokens > n_ctx:
-            raise ValueError(f"prompt + new tokens = {idx.size(1) + max_new_tokens} > n_ctx = {n_ctx}; "
-                             "generate with use_cache=False to slide the context window")
+            raise ValueError(
+                f"prompt + new tokens = {idx.size(1) + max_new_tokens} > n_ctx = {n_ctx}; "
+                "generate with use_cache=False to slide the context window"
+            )
         cache = model.new_cache(idx.size(0), idx.size(1) + max_new_tokens)
         logits = model(idx, cache, last_only=True)[:, -1]
     for step in range(max_new_tokens):

@@ -81,10 +81,18 @@ GPT2_SIZES = {
 BATCH_SIZE = {"GPT-1": 64, "GPT-2": 512}
 
 #: The paper's parameter counts (Table 2) and the released checkpoints' exact ones.
-PAPER_PARAMETERS = {"gpt2": 117_000_000, "gpt2-medium": 345_000_000, "gpt2-large": 762_000_000,
-                    "gpt2-xl": 1_542_000_000}
-RELEASED_PARAMETERS = {"gpt2": 124_439_808, "gpt2-medium": 354_823_168, "gpt2-large": 774_030_080,
-                       "gpt2-xl": 1_557_611_200}
+PAPER_PARAMETERS = {
+    "gpt2": 117_000_000,
+    "gpt2-medium": 345_000_000,
+    "gpt2-large": 762_000_000,
+    "gpt2-xl": 1_542_000_000,
+}
+RELEASED_PARAMETERS = {
+    "gpt2": 124_439_808,
+    "gpt2-medium": 354_823_168,
+    "gpt2-large": 774_030_080,
+    "gpt2-xl": 1_557_611_200,
+}
 
 
 def count_parameters(config):
@@ -205,8 +213,9 @@ class GPT2(nn.Module):
         self.W_e = nn.Embedding(c.vocab_size, c.d_model)
         self.W_p = nn.Embedding(c.n_ctx, c.d_model)
         self.drop = nn.Dropout(c.dropout)
-        self.blocks = nn.ModuleList(Block(c.d_model, c.n_heads, c.d_ff, c.dropout, c.layer_norm_eps)
-                                    for _ in range(c.n_layers))
+        self.blocks = nn.ModuleList(
+            Block(c.d_model, c.n_heads, c.d_ff, c.dropout, c.layer_norm_eps) for _ in range(c.n_layers)
+        )
         self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)
         self.apply(self._init_weights)
         residual_std = 0.02 / math.sqrt(2 * c.n_layers)
@@ -260,8 +269,15 @@ class GPT2(nn.Module):
     def new_cache(self, batch_size, max_len=None):
         """An empty :class:`KVCache` for this model (on its device, in its dtype)."""
         c, p = self.config, self.W_e.weight
-        return KVCache(c.n_layers, batch_size, c.n_heads, max_len or c.n_ctx, c.d_model // c.n_heads,
-                       device=p.device, dtype=p.dtype)
+        return KVCache(
+            c.n_layers,
+            batch_size,
+            c.n_heads,
+            max_len or c.n_ctx,
+            c.d_model // c.n_heads,
+            device=p.device,
+            dtype=p.dtype,
+        )
 
 
 # ---------------------------------------------------------------------------------------------

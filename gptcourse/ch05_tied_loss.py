@@ -74,18 +74,19 @@ class _TiedHeadCrossEntropy(torch.autograd.Function):
         return grad_h, grad_W, None, None, None, None, None
 
 
-
 def tied_head_workspace_size(n_tokens, vocab_size, rows=1024, cols=1024):
     """How many numbers :func:`tied_head_cross_entropy` needs as ``workspace`` for ``n_tokens`` rows."""
     return min(rows, n_tokens) * (vocab_size + min(cols, vocab_size))
 
 
-
 def workspace_fits(workspace, size, h):
     """Whether ``workspace`` can serve as the workspace of ``size`` numbers for ``h``."""
-    return (workspace is not None and workspace.numel() >= size and workspace.dtype == h.dtype
-            and workspace.device == h.device)
-
+    return (
+        workspace is not None
+        and workspace.numel() >= size
+        and workspace.dtype == h.dtype
+        and workspace.device == h.device
+    )
 
 
 def tied_head_cross_entropy(h, W, targets, ignore_index=-100, rows=1024, cols=1024, workspace=None):
@@ -100,16 +101,22 @@ def tied_head_cross_entropy(h, W, targets, ignore_index=-100, rows=1024, cols=10
     ``F.cross_entropy``.
     """
     if h.dim() != 2 or W.dim() != 2 or targets.shape != h.shape[:1] or W.size(1) != h.size(1):
-        raise ValueError(f"expected h (N, d), W (V, d) and targets (N,), got {tuple(h.shape)}, "
-                         f"{tuple(W.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"expected h (N, d), W (V, d) and targets (N,), got {tuple(h.shape)}, "
+            f"{tuple(W.shape)} and {tuple(targets.shape)}"
+        )
     valid = targets[targets != ignore_index]
     if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= W.size(0)):
-        raise ValueError(f"targets must be token ids in [0, {W.size(0)}) or ignore_index={ignore_index}; "
-                         f"got values from {int(valid.min())} to {int(valid.max())}")
+        raise ValueError(
+            f"targets must be token ids in [0, {W.size(0)}) or ignore_index={ignore_index}; "
+            f"got values from {int(valid.min())} to {int(valid.max())}"
+        )
     size = tied_head_workspace_size(h.size(0), W.size(0), rows, cols)
     if workspace is None:
         workspace = h.new_empty(size)
     elif not workspace_fits(workspace, size, h):
-        raise ValueError(f"workspace: expected at least {size} numbers of {h.dtype} on {h.device}, got "
-                         f"{workspace.numel()} of {workspace.dtype} on {workspace.device}")
+        raise ValueError(
+            f"workspace: expected at least {size} numbers of {h.dtype} on {h.device}, got "
+            f"{workspace.numel()} of {workspace.dtype} on {workspace.device}"
+        )
     return _TiedHeadCrossEntropy.apply(h, W, targets, ignore_index, rows, cols, workspace)

@@ -58,8 +58,10 @@ def demonstrations_for(task, k, seed=0):
 def prompt_task_items(task, k=0, seed=0, instruction=None):
     """(prompt, continuations) for every query of a :class:`~gptcourse.data.mini_webtext.PromptTask`, with
     ``k`` demonstrations per prompt (:func:`demonstrations_for`)."""
-    return [(few_shot_prompt(shots, x, task.template, instruction=instruction), [" " + c for c in candidates])
-            for (x, candidates, _), shots in zip(task.queries, demonstrations_for(task, k, seed), strict=True)]
+    return [
+        (few_shot_prompt(shots, x, task.template, instruction=instruction), [" " + c for c in candidates])
+        for (x, candidates, _), shots in zip(task.queries, demonstrations_for(task, k, seed), strict=True)
+    ]
 
 
 def qa_confusions(model, tokenizer, task, k, seed=0, batch_size=BATCH):
@@ -170,11 +172,13 @@ def chance_row(sets=None):
     """What guessing scores: 1 / (number of candidates) for the choice tasks (None for the rest)."""
     sets = sets or mw.evaluation_sets()
     mean = lambda xs: sum(xs) / len(xs)
-    return {"cbt_cn": mean([1 / len(it.candidates) for it in sets["cbt_cn"]]),
-            "cbt_ne": mean([1 / len(it.candidates) for it in sets["cbt_ne"]]),
-            "sentiment": 0.5,
-            "translation": mean([1 / len(c) for _, c, _ in sets["translation"].queries]),
-            "qa": mean([1 / len(c) for _, c, _ in sets["qa"].queries])}
+    return {
+        "cbt_cn": mean([1 / len(it.candidates) for it in sets["cbt_cn"]]),
+        "cbt_ne": mean([1 / len(it.candidates) for it in sets["cbt_ne"]]),
+        "sentiment": 0.5,
+        "translation": mean([1 / len(c) for _, c, _ in sets["translation"].queries]),
+        "qa": mean([1 / len(c) for _, c, _ in sets["qa"].queries]),
+    }
 
 
 def summarise(model, tokenizer, articles, hint="TL;DR:", max_new_tokens=14, stop="."):
@@ -188,8 +192,9 @@ def summarise(model, tokenizer, articles, hint="TL;DR:", max_new_tokens=14, stop
     n_ctx = getattr(getattr(model, "config", None), "n_ctx", None)
     stop_ids = tokenizer.encode(f" {stop}")
     out = []
-    for ids in greedy_continuations(model, tokenizer, prompts, max_new_tokens, n_ctx,
-                                    stop_ids[0] if len(stop_ids) == 1 else None):
+    for ids in greedy_continuations(
+        model, tokenizer, prompts, max_new_tokens, n_ctx, stop_ids[0] if len(stop_ids) == 1 else None
+    ):
         words = tokenizer.decode(ids).split()
         out.append(" ".join(words[: words.index(stop) + 1] if stop in words else words))
     return out
@@ -213,8 +218,10 @@ def key_facts(item):
 def summary_scores(items, summaries):
     """Mean ROUGE-1 F1 and the fraction of the key facts (town, event, host) the summaries name."""
     rouge = sum(rouge1(summary, item.summary) for item, summary in zip(items, summaries, strict=True)) / len(items)
-    facts = sum(sum(f" {v} " in f" {summary} " for v in key_facts(item).values()) / 3
-                for item, summary in zip(items, summaries, strict=True)) / len(items)
+    facts = sum(
+        sum(f" {v} " in f" {summary} " for v in key_facts(item).values()) / 3
+        for item, summary in zip(items, summaries, strict=True)
+    ) / len(items)
     return {"rouge1": rouge, "facts": facts, "summaries": list(summaries)}
 
 
@@ -229,8 +236,11 @@ def tldr_experiment(model, tokenizer, items, tricky):
     hints = ["TL;DR:"] * len(items) + [""] * len(items) + ["TL;DR:"] * len(tricky)
     out = summarise(model, tokenizer, articles, hints)
     n = len(items)
-    return {"hint": summary_scores(items, out[:n]), "no_hint": summary_scores(items, out[n : 2 * n]),
-            "distractor": summary_scores(tricky, out[2 * n :])}
+    return {
+        "hint": summary_scores(items, out[:n]),
+        "no_hint": summary_scores(items, out[n : 2 * n]),
+        "distractor": summary_scores(tricky, out[2 * n :]),
+    }
 
 
 def random_sentences_baseline(items, n=3, seed=0):
@@ -245,9 +255,18 @@ def random_sentences_baseline(items, n=3, seed=0):
 
 #: The paper's Table 3 (zero-shot results; as in the source slides). Columns: (dataset, metric);
 #: rows: the previous state of the art, then the four GPT-2 sizes (named by the paper's counts).
-PAPER_TABLE3_COLUMNS = [("LAMBADA", "PPL"), ("LAMBADA", "ACC"), ("CBT-CN", "ACC"), ("CBT-NE", "ACC"),
-                        ("WikiText2", "PPL"), ("PTB", "PPL"), ("enwik8", "BPB"), ("text8", "BPC"),
-                        ("WikiText103", "PPL"), ("1BW", "PPL")]
+PAPER_TABLE3_COLUMNS = [
+    ("LAMBADA", "PPL"),
+    ("LAMBADA", "ACC"),
+    ("CBT-CN", "ACC"),
+    ("CBT-NE", "ACC"),
+    ("WikiText2", "PPL"),
+    ("PTB", "PPL"),
+    ("enwik8", "BPB"),
+    ("text8", "BPC"),
+    ("WikiText103", "PPL"),
+    ("1BW", "PPL"),
+]
 PAPER_TABLE3 = {
     "SOTA": [99.8, 59.23, 85.7, 82.3, 39.14, 46.54, 0.99, 1.08, 18.3, 21.8],
     "117M": [35.13, 45.99, 87.65, 83.4, 29.41, 65.85, 1.16, 1.17, 37.50, 75.20],
@@ -280,5 +299,3 @@ def evaluate_released_gpt2(name="gpt2", sets=None, folder=None, batch_size=8):
     if folder is None:
         return None
     return evaluate(load_gpt2(folder), load_gpt2_bpe(), sets, tasks=RELEASED_GPT2_TASKS, batch_size=batch_size)
-
-

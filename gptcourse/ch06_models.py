@@ -48,22 +48,40 @@ def build_tokenizer(n_merges: int = N_MERGES) -> BPETokenizer:
     return BPETokenizer(*learn_bpe([mw.training_text()], n_merges))
 
 
-def train_model(size: str, tok: BPETokenizer, stream: torch.Tensor, settings: PretrainSettings = TRAINING,
-                device: str = "cpu", show_progress: bool = True) -> tuple[GPT2, dict]:
+def train_model(
+    size: str,
+    tok: BPETokenizer,
+    stream: torch.Tensor,
+    settings: PretrainSettings = TRAINING,
+    device: str = "cpu",
+    show_progress: bool = True,
+) -> tuple[GPT2, dict]:
     """A GPT-2 of ``size`` pre-trained with L1 on ``stream`` (chapter 4's loop) on ``device``; returns
     (model on the CPU, info)."""
     torch.manual_seed(settings.seed)
     model = GPT2(model_config(size, tok.vocab_size)).to(device)
     start = time.perf_counter()
     losses = pretrain(model, stream, settings, show_progress)
-    info = {"size": size, "settings": asdict(settings), "losses": losses, "seconds": time.perf_counter() - start,
-            "device": str(device), "parameters": sum(p.numel() for p in model.parameters()),
-            "torch": str(torch.__version__), "threads": torch.get_num_threads()}
+    info = {
+        "size": size,
+        "settings": asdict(settings),
+        "losses": losses,
+        "seconds": time.perf_counter() - start,
+        "device": str(device),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "torch": str(torch.__version__),
+        "threads": torch.get_num_threads(),
+    }
     return model.cpu().eval(), info
 
 
-def train_all(out=CHECKPOINT_DIR, sizes=None, settings: PretrainSettings = TRAINING, device: str = "cpu",
-              show_progress: bool = True) -> None:
+def train_all(
+    out=CHECKPOINT_DIR,
+    sizes=None,
+    settings: PretrainSettings = TRAINING,
+    device: str = "cpu",
+    show_progress: bool = True,
+) -> None:
     """Train every size; save ``tokenizer.json`` and a checkpoint folder per size (weights in float16) in ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,8 +91,11 @@ def train_all(out=CHECKPOINT_DIR, sizes=None, settings: PretrainSettings = TRAIN
     for size in sizes or SIZES:
         model, info = train_model(size, tok, stream, settings, device, show_progress)
         save_gpt2(model, out / size, course={"info": info}, dtype=torch.float16)
-        print(f"{size}: {info['parameters']:,} parameters, final loss {sum(info['losses'][-10:]) / 10:.3f}, "
-              f"{info['seconds']:.0f} s", flush=True)
+        print(
+            f"{size}: {info['parameters']:,} parameters, final loss {sum(info['losses'][-10:]) / 10:.3f}, "
+            f"{info['seconds']:.0f} s",
+            flush=True,
+        )
 
 
 def load_tokenizer(folder=CHECKPOINT_DIR) -> BPETokenizer:

@@ -241,7 +241,7 @@ def greedy_continuations(model, tokenizer, prompts, max_new_tokens, max_len=None
     device = _device(model)
     encoded = [tokenizer.encode(p) for p in prompts]
     if max_len is not None:
-        encoded = [e[-(max_len - max_new_tokens):] for e in encoded]
+        encoded = [e[-(max_len - max_new_tokens) :] for e in encoded]
     lengths = torch.tensor([len(e) for e in encoded])
     X = torch.zeros(len(encoded), int(lengths.max()) + max_new_tokens, dtype=torch.long)
     for r, e in enumerate(encoded):

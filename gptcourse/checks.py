@@ -148,7 +148,9 @@ def check_close(
     where = [f"{bad} of {len(exp_flat)} values differ"]
     e, g = exp_flat[worst_at], got_flat[worst_at]
     largest = "NaN" if math.isnan(g) else f"{worst:.3g}"
-    where.append(f"the largest difference is {largest}" + (f" at {at}" if at else "") + f" (expected {e:.6g}, got {g:.6g})")
+    where.append(
+        f"the largest difference is {largest}" + (f" at {at}" if at else "") + f" (expected {e:.6g}, got {g:.6g})"
+    )
     if nan or inf:
         where.append(f"{nan} NaN and {inf} infinite values")
     exp_dtype, got_dtype = _dtype(expected), _dtype(got)
@@ -183,8 +185,10 @@ def _first_difference(got: Any, expected: Any) -> str:
     if len(expected) != len(got):
         n = min(len(expected), len(got))
         more = expected[n:] if len(expected) > len(got) else got[n:]
-        return (f"the first {n} items agree; expected length {len(expected)}, got {len(got)} "
-                f"({'missing' if len(expected) > len(got) else 'extra'}: {_short(more, 120)})")
+        return (
+            f"the first {n} items agree; expected length {len(expected)}, got {len(got)} "
+            f"({'missing' if len(expected) > len(got) else 'extra'}: {_short(more, 120)})"
+        )
     return ""
 
 
@@ -249,10 +253,14 @@ def check_raises(
     except CheckFailed:
         raise
     except Exception as err:  # noqa: BLE001 - the wrong exception is a failure that says which
-        raise CheckFailed(f"{what} does not hold: it raised {type(err).__name__}: {err}, not {names}."
-                          + (f"\n  hint:     {hint}" if hint else "")) from err
-    raise CheckFailed(f"{what} does not hold: nothing was raised (it returned {_short(value, 120)})."
-                      + (f"\n  hint:     {hint}" if hint else f"\n  hint:     raise {names}(...) with a message."))
+        raise CheckFailed(
+            f"{what} does not hold: it raised {type(err).__name__}: {err}, not {names}."
+            + (f"\n  hint:     {hint}" if hint else "")
+        ) from err
+    raise CheckFailed(
+        f"{what} does not hold: nothing was raised (it returned {_short(value, 120)})."
+        + (f"\n  hint:     {hint}" if hint else f"\n  hint:     raise {names}(...) with a message.")
+    )
 
 
 @contextlib.contextmanager

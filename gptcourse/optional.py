@@ -11,8 +11,14 @@ import importlib
 from types import ModuleType
 
 #: module -> the extra of the course package that installs it
-EXTRAS = {"transformers": "hf", "tiktoken": "hf", "tiktoken_ext": "hf", "huggingface_hub": "hf",
-          "nbgrader": "grader", "nbclient": "grader"}
+EXTRAS = {
+    "transformers": "hf",
+    "tiktoken": "hf",
+    "tiktoken_ext": "hf",
+    "huggingface_hub": "hf",
+    "nbgrader": "grader",
+    "nbclient": "grader",
+}
 
 
 class MissingDependency(ImportError):
@@ -32,5 +38,7 @@ def require(module: str, purpose: str) -> ModuleType:
             raise  # the package is there but something inside it is broken: show the real error
         extra = EXTRAS.get(top)
         fix = f'pip install "gptcourse[{extra}]"' if extra else f"pip install {top}"
-        raise MissingDependency(f"{purpose} needs the package {top!r}, which is not installed: run `{fix}` "
-                                "(in a notebook: %pip install ..., then restart the kernel).") from None
+        raise MissingDependency(
+            f"{purpose} needs the package {top!r}, which is not installed: run `{fix}` "
+            "(in a notebook: %pip install ..., then restart the kernel)."
+        ) from None

@@ -19,8 +19,9 @@ from safetensors.torch import load_file, save_file
 WEIGHTS, CONFIG, COURSE = "model.safetensors", "config.json", "course.json"
 
 
-def save_checkpoint(folder, state: dict[str, torch.Tensor], config: dict, course: dict | None = None,
-                    dtype: torch.dtype | None = None) -> Path:
+def save_checkpoint(
+    folder, state: dict[str, torch.Tensor], config: dict, course: dict | None = None, dtype: torch.dtype | None = None
+) -> Path:
     """Write ``state`` (stored as ``dtype`` if given, e.g. float16 to halve the file), ``config`` and
     ``course`` into ``folder`` (created if needed); returns the folder."""
     folder = Path(folder)

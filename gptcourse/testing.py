@@ -29,7 +29,6 @@ class WordTokenizer:
         return " ".join(self.vocab[int(i)] for i in ids)
 
 
-
 class BigramLM(nn.Module):
     """A causal LM whose logits at position t depend only on the token at t: a table (V, V).
 
@@ -43,7 +42,6 @@ class BigramLM(nn.Module):
 
     def forward(self, ids):
         return self.table[ids]
-
 
 
 class PositionLM(nn.Module):

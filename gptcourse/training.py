@@ -39,10 +39,20 @@ def random_windows(stream: torch.Tensor, batch_size: int, length: int, generator
     return torch.stack([stream[s : s + length] for s in starts.tolist()])
 
 
-def fit(model: nn.Module, batches: Iterator, loss_of: Callable[[nn.Module, object], torch.Tensor],
-        optimizer: torch.optim.Optimizer, steps: int, *, lr_at: Callable[[int], float] | None = None,
-        scheduler=None, clip: float | None = None, log_every: int = 1, desc: str = "training",
-        show_progress: bool = True) -> list[float]:
+def fit(
+    model: nn.Module,
+    batches: Iterator,
+    loss_of: Callable[[nn.Module, object], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    *,
+    lr_at: Callable[[int], float] | None = None,
+    scheduler=None,
+    clip: float | None = None,
+    log_every: int = 1,
+    desc: str = "training",
+    show_progress: bool = True,
+) -> list[float]:
     """Train ``model`` for ``steps`` updates; returns the loss every ``log_every`` updates.
 
     Each update takes the next batch of ``batches``, computes ``loss_of(model, batch)``, backpropagates,
@@ -93,7 +103,9 @@ def code_files(*objects) -> list[Path]:
             continue
         seen[module.__name__] = module
         children = module.__name__ + "."  # a package's submodules are its attributes once imported: not its code
-        todo += [m for m in map(_module_of, vars(module).values()) if m is not None and not m.__name__.startswith(children)]
+        todo += [
+            m for m in map(_module_of, vars(module).values()) if m is not None and not m.__name__.startswith(children)
+        ]
     return sorted(Path(m.__file__) for m in seen.values() if getattr(m, "__file__", None))
 
 
@@ -117,9 +129,15 @@ def training_key(name: str, task, *configs, code=()) -> str:
     return digest.hexdigest()[:24]
 
 
-def train_cached(name: str, task, make_model: Callable[[], torch.nn.Module],
-                 train_fn: Callable[[torch.nn.Module], list[float]], *configs, seed: int | None = None,
-                 reuse: bool = False):
+def train_cached(
+    name: str,
+    task,
+    make_model: Callable[[], torch.nn.Module],
+    train_fn: Callable[[torch.nn.Module], list[float]],
+    *configs,
+    seed: int | None = None,
+    reuse: bool = False,
+):
     """``(model, losses)``: ``make_model()`` (after ``torch.manual_seed(seed)``, if a seed is given) trained by
     ``train_fn(model)``, and kept on disk.
 

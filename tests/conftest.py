@@ -22,8 +22,15 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"  # the browser tests' screenshots 
 #: client that waits on the other kernel's socket until its timeout); one process at a time cannot.
 KERNELS = pytest.mark.xdist_group("kernels")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -107,8 +114,10 @@ def autograde(course: Path, assignment: str, submissions: dict) -> dict:
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / name)
     nbgrader(course, "autograde", assignment, "--force")
-    return {student: score(read_notebook(course / "autograder" / "autograded" / student / assignment / name))
-            for student in submissions}
+    return {
+        student: score(read_notebook(course / "autograder" / "autograded" / student / assignment / name))
+        for student in submissions
+    }
 
 
 def perfect_submission(course: Path, assignment: str):
@@ -144,11 +153,18 @@ def site(tmp_path_factory) -> Path:
     """
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
     log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, "the book does not build cleanly:\n" + "\n".join(
-        line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line)[-5000:]
+    assert proc.returncode == 0, (
+        "the book does not build cleanly:\n"
+        + "\n".join(line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line)[
+            -5000:
+        ]
+    )
     return out / "_build" / "html"
 
 

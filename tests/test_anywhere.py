@@ -54,29 +54,52 @@ def bare(tmp_path_factory):
     venv = base / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
     python = venv / "bin" / "python"
-    _run([str(python), "-m", "pip", "install", "--quiet", f"torch=={torch.__version__}", "ipykernel", "nbval",
-          "pytest"])
+    _run(
+        [str(python), "-m", "pip", "install", "--quiet", f"torch=={torch.__version__}", "ipykernel", "nbval", "pytest"]
+    )
     (base / "not-a-folder").write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON", "GPTCOURSE", "JUPYTER"))}
     # HOME lies inside a file: nothing can be written there. Jupyter's connection files and pip's cache (the
     # tools', not the notebooks') get folders of their own, as a JupyterHub with a read-only home gives them.
-    env.update(PATH=f"{venv / 'bin'}:/usr/bin:/bin", HOME=str(base / "not-a-folder" / "home"),
-               JUPYTER_RUNTIME_DIR=str(base / "runtime"), PIP_CACHE_DIR=str(base / "pip-cache"),
-               MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+    env.update(
+        PATH=f"{venv / 'bin'}:/usr/bin:/bin",
+        HOME=str(base / "not-a-folder" / "home"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        PIP_CACHE_DIR=str(base / "pip-cache"),
+        MPLBACKEND="Agg",
+        OMP_NUM_THREADS="1",
+    )
     return python, wheels / WHEEL, env, base
 
 
 def _nbval(python, folder: Path, env) -> dict[str, list[str]]:
     """Run every notebook of ``folder`` through nbval (lax); notebook -> the failure messages of its cells."""
     report = folder / "report.xml"
-    subprocess.run([str(python), "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-                    f"--junitxml={report}", *sorted(p.name for p in folder.glob("*.ipynb"))],
-                   cwd=folder, env=env, capture_output=True, text=True, timeout=1500)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--junitxml={report}",
+            *sorted(p.name for p in folder.glob("*.ipynb")),
+        ],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     failures: dict[str, list[str]] = {p.name: [] for p in folder.glob("*.ipynb")}
     for case in ET.parse(report).getroot().iter("testcase"):
         for problem in list(case.iter("failure")) + list(case.iter("error")):
             name = case.get("classname", "").split(".")[0] + ".ipynb"
-            failures.setdefault(name, []).append(f"{case.get('name')}: {problem.get('message', '')}\n{problem.text or ''}")
+            failures.setdefault(name, []).append(
+                f"{case.get('name')}: {problem.get('message', '')}\n{problem.text or ''}"
+            )
     return failures
 
 
@@ -89,8 +112,9 @@ def test_setup_cell_installs_the_wheel_and_every_solved_notebook_passes_nbval(ba
         solved = fill_solutions(read_notebook(release_notebook(assignment)), read_notebook(source_notebook(assignment)))
         nbformat.write(solved, work / f"{assignment}.ipynb")
     failures = _nbval(python, work, env)
-    assert not any(failures.values()), "\n\n".join(f"{nb}:\n" + "\n".join(f[:3000] for f in fs)
-                                                    for nb, fs in failures.items() if fs)
+    assert not any(failures.values()), "\n\n".join(
+        f"{nb}:\n" + "\n".join(f[:3000] for f in fs) for nb, fs in failures.items() if fs
+    )
     pip_list = _run([str(python), "-m", "pip", "list", "--format=freeze"], env=env).stdout
     assert f"gptcourse=={gptcourse.__version__}" in pip_list
     assert f"torch=={torch.__version__}" in pip_list, "the setup cell changed torch"
@@ -100,7 +124,8 @@ def test_readme_install_then_the_release_fails_only_where_work_is_to_do(bare):
     python, wheel, env, base = bare
     readme = (ROOT / "README.md").read_text()
     assert LAPTOP_INSTALL.replace(gptcourse.__version__, "<version>") in readme.replace(
-        gptcourse.__version__, "<version>"), f"the README's laptop step is not `{LAPTOP_INSTALL}`"
+        gptcourse.__version__, "<version>"
+    ), f"the README's laptop step is not `{LAPTOP_INSTALL}`"
     work = base / "laptop"
     work.mkdir()
     shutil.copy(wheel, work / wheel.name)
@@ -112,4 +137,6 @@ def test_readme_install_then_the_release_fails_only_where_work_is_to_do(bare):
     for notebook, messages in failures.items():
         assert messages, f"{notebook}: the unmodified release passes every cell"
         bad = [m for m in messages if not re.search(r"NotImplementedError|not written yet", m)]
-        assert not bad, f"{notebook} fails with something other than the work to do:\n" + "\n".join(b[:2000] for b in bad)
+        assert not bad, f"{notebook} fails with something other than the work to do:\n" + "\n".join(
+            b[:2000] for b in bad
+        )

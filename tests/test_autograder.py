@@ -54,8 +54,10 @@ def answer(nb, grade_id: str) -> str:
 def other_assignment_source() -> nbformat.NotebookNode:
     """A tiny second assignment, to hand in by mistake."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "gptcourse": {"reference_modules": []}}
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "gptcourse": {"reference_modules": []},
+    }
 
     def cell(kind, source, **meta):
         c = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
@@ -66,10 +68,20 @@ def other_assignment_source() -> nbformat.NotebookNode:
 
     nb.cells = [
         cell("markdown", "# Other", grade_id="other_title"),
-        cell("code", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-             grade_id="double", locked=False, solution=True),
-        cell("code", "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(-3) == -6\n### END HIDDEN TESTS",
-             grade_id="test_double", grade=True, points=1),
+        cell(
+            "code",
+            "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+            grade_id="double",
+            locked=False,
+            solution=True,
+        ),
+        cell(
+            "code",
+            "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(-3) == -6\n### END HIDDEN TESTS",
+            grade_id="test_double",
+            grade=True,
+            points=1,
+        ),
     ]
     return nb
 
@@ -99,8 +111,16 @@ def build_class(tmp: Path) -> tuple[Path, Path, dict]:
 
     put("perfect", perfect, "graded", 5)
     put("release", release, "graded", 0)
-    put("partial", set_answer(perfect, "log_likelihood", answer(perfect, "log_likelihood").replace(
-        "range(len(tokens))", "range(1, len(tokens))")), "graded", 3)
+    put(
+        "partial",
+        set_answer(
+            perfect,
+            "log_likelihood",
+            answer(perfect, "log_likelihood").replace("range(len(tokens))", "range(1, len(tokens))"),
+        ),
+        "graded",
+        3,
+    )
     put("invalid-json", b'{"cells": [', "invalid-notebook", 0)
     put("empty-file", b"", "invalid-notebook", 0)
     put("wrong-name", perfect, "graded", 5, name="my homework (1).ipynb")
@@ -109,42 +129,92 @@ def build_class(tmp: Path) -> tuple[Path, Path, dict]:
     expected["no-notebook"] = ("missing", 0)
     put("syntax-error", set_answer(perfect, "softmax", softmax_ok + "\n    return (("), "graded", 3)
     put("sleeps-forever", set_answer(perfect, "softmax", softmax_ok + "\nimport time\ntime.sleep(10**6)"), "timeout", 5)
-    put("ignores-interrupt", set_answer(perfect, "context_window", answer(perfect, "context_window")
-                                        + "\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                                          "while True:\n    pass"), "timeout", 2)
+    put(
+        "ignores-interrupt",
+        set_answer(
+            perfect,
+            "context_window",
+            answer(perfect, "context_window") + "\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "while True:\n    pass",
+        ),
+        "timeout",
+        2,
+    )
     put("kills-kernel", set_answer(perfect, "log_likelihood", "import os\nos._exit(1)"), "kernel-died", 3)
-    put("memory-hog", set_answer(perfect, "softmax", softmax_ok + "\nhog = bytearray(16 * 1024**3)"),
-        "out-of-memory", 5)
-    put("output-flood", set_answer(perfect, "softmax", softmax_ok + "\nfor _ in range(60000):\n    print('spam' * 25)"),
-        "graded", 5)
-    edited = set_answer(set_answer(perfect, "softmax", "def softmax(logits, dim=-1):\n    return logits"),
-                        "test_softmax", "pass  # nothing to see")
+    put(
+        "memory-hog", set_answer(perfect, "softmax", softmax_ok + "\nhog = bytearray(16 * 1024**3)"), "out-of-memory", 5
+    )
+    put(
+        "output-flood",
+        set_answer(perfect, "softmax", softmax_ok + "\nfor _ in range(60000):\n    print('spam' * 25)"),
+        "graded",
+        5,
+    )
+    edited = set_answer(
+        set_answer(perfect, "softmax", "def softmax(logits, dim=-1):\n    return logits"),
+        "test_softmax",
+        "pass  # nothing to see",
+    )
     put("edited-test", edited, "graded", 3)
     deleted = copy.deepcopy(perfect)
     deleted.cells = [c for c in deleted.cells if nbgrader_meta(c).get("grade_id") != "test_context_window"]
     put("deleted-test", deleted, "graded", 5)
     stripped = nbformat.v4.new_notebook()  # cells copied into a new notebook: metadata and ids lost
-    stripped.cells = [nbformat.v4.new_code_cell(c.source) if c.cell_type == "code" else nbformat.v4.new_markdown_cell(c.source)
-                      for c in perfect.cells]
+    stripped.cells = [
+        nbformat.v4.new_code_cell(c.source) if c.cell_type == "code" else nbformat.v4.new_markdown_cell(c.source)
+        for c in perfect.cells
+    ]
     put("stripped-metadata", stripped, "graded", 5)
     garbage = nbformat.v4.new_notebook()
     garbage.cells = [nbformat.v4.new_code_cell("print('hello')"), nbformat.v4.new_markdown_cell("my notes")]
     put("unrelated-notebook", garbage, "invalid-notebook", 0)
-    put("warns", set_answer(perfect, "softmax", softmax_ok.replace(
-        '    shifted =', '    import warnings\n    warnings.warn("just a harmless warning")\n    shifted =')), "graded", 5)
+    put(
+        "warns",
+        set_answer(
+            perfect,
+            "softmax",
+            softmax_ok.replace(
+                '    shifted =', '    import warnings\n    warnings.warn("just a harmless warning")\n    shifted ='
+            ),
+        ),
+        "graded",
+        5,
+    )
     wrong_softmax = "def softmax(logits, dim=-1):\n    return torch.ones_like(logits) * 0.3\n"
-    put("redefines-helper", set_answer(perfect, "softmax", wrong_softmax + "check_close = lambda *a, **k: None\n"
-                                       "def isinstance(*args):\n    return True"), "graded", 3)
-    put("redefines-builtin", set_answer(perfect, "softmax", wrong_softmax + "import builtins\n"
-                                        "builtins.abs = lambda x: 0.0"), "flagged", 3)
+    put(
+        "redefines-helper",
+        set_answer(
+            perfect,
+            "softmax",
+            wrong_softmax + "check_close = lambda *a, **k: None\ndef isinstance(*args):\n    return True",
+        ),
+        "graded",
+        3,
+    )
+    put(
+        "redefines-builtin",
+        set_answer(perfect, "softmax", wrong_softmax + "import builtins\nbuiltins.abs = lambda x: 0.0"),
+        "flagged",
+        3,
+    )
     put("imports-reference", set_answer(perfect, "softmax", "from gptcourse.ch00_lm import softmax"), "partial", 3)
-    put("tries-network", set_answer(perfect, "softmax", softmax_ok + """
+    put(
+        "tries-network",
+        set_answer(
+            perfect,
+            "softmax",
+            softmax_ok
+            + """
 import socket
 try:
     socket.create_connection(("1.1.1.1", 53), timeout=3)
     print("NET-OPEN")
 except OSError as exc:
-    print("NET-BLOCKED", exc)"""), "graded", 5)
+    print("NET-BLOCKED", exc)""",
+        ),
+        "graded",
+        5,
+    )
     snoop = f"""
 import glob, os, threading
 for path in [{str(source_dir / A / (A + '.ipynb'))!r}, {str(ROOT / 'solutions' / A / (A + '.ipynb'))!r}]:
@@ -184,12 +254,34 @@ def graded_class(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("class")
     source_dir, sub, expected = build_class(tmp)
     out = tmp / "out"
-    args = ["grade", A, str(sub), "--out", str(out), "--jobs", "2", "--source", str(source_dir),
-            "--cache", str(tmp / "cache"), "--no-progress", *LIMITS]
+    args = [
+        "grade",
+        A,
+        str(sub),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--source",
+        str(source_dir),
+        "--cache",
+        str(tmp / "cache"),
+        "--no-progress",
+        *LIMITS,
+    ]
     code = cli.main(args)
     rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv"))}
-    return {"tmp": tmp, "source_dir": source_dir, "sub": sub, "out": out, "expected": expected, "code": code,
-            "rows": rows, "args": args, "asg": prepare(A, source_dir, tmp / "cache")}
+    return {
+        "tmp": tmp,
+        "source_dir": source_dir,
+        "sub": sub,
+        "out": out,
+        "expected": expected,
+        "code": code,
+        "rows": rows,
+        "args": args,
+        "asg": prepare(A, source_dir, tmp / "cache"),
+    }
 
 
 def autograded(out: Path, student: str) -> str:
@@ -206,11 +298,35 @@ def test_exit_code_and_every_student_has_a_row(graded_class):
     assert set(graded_class["rows"]) == set(graded_class["expected"])
 
 
-@pytest.mark.parametrize("student", [
-    "perfect", "release", "partial", "invalid-json", "empty-file", "wrong-name", "other-assignment", "no-notebook",
-    "syntax-error", "sleeps-forever", "ignores-interrupt", "kills-kernel", "memory-hog", "output-flood",
-    "edited-test", "deleted-test", "stripped-metadata", "unrelated-notebook", "warns", "redefines-helper",
-    "redefines-builtin", "imports-reference", "tries-network", "snoops"])
+@pytest.mark.parametrize(
+    "student",
+    [
+        "perfect",
+        "release",
+        "partial",
+        "invalid-json",
+        "empty-file",
+        "wrong-name",
+        "other-assignment",
+        "no-notebook",
+        "syntax-error",
+        "sleeps-forever",
+        "ignores-interrupt",
+        "kills-kernel",
+        "memory-hog",
+        "output-flood",
+        "edited-test",
+        "deleted-test",
+        "stripped-metadata",
+        "unrelated-notebook",
+        "warns",
+        "redefines-helper",
+        "redefines-builtin",
+        "imports-reference",
+        "tries-network",
+        "snoops",
+    ],
+)
 def test_status_and_points(graded_class, student):
     row = graded_class["rows"][student]
     status, points = graded_class["expected"][student]
@@ -244,7 +360,10 @@ def test_per_test_points_and_messages(graded_class):
     students = {s["student"]: s for s in data["students"]}
     ref = {t["grade_id"]: t for t in students["imports-reference"]["tests"]}
     assert ref["test_softmax"]["state"] == "withheld" and ref["test_softmax"]["points"] == 0
-    assert "reference implementation" in ref["test_softmax"]["message"] and ".. Write" not in ref["test_softmax"]["message"]
+    assert (
+        "reference implementation" in ref["test_softmax"]["message"]
+        and ".. Write" not in ref["test_softmax"]["message"]
+    )
     assert ref["test_log_likelihood"]["points"] == 2
     died = {t["grade_id"]: t["state"] for t in students["kills-kernel"]["tests"]}
     assert died == {"test_softmax": "passed", "test_context_window": "passed", "test_log_likelihood": "not-run"}
@@ -357,7 +476,9 @@ def test_lms_zip_and_id_patterns(graded_class, tmp_path):
 
 def test_cli_usage_errors_and_grader_failure(graded_class, tmp_path, monkeypatch, capsys):
     cache = ["--cache", str(graded_class["tmp"] / "cache"), "--no-progress"]
-    assert cli.main(["grade", "no-such-assignment", str(graded_class["sub"]), "--out", str(tmp_path / "o"), *cache]) == 2
+    assert (
+        cli.main(["grade", "no-such-assignment", str(graded_class["sub"]), "--out", str(tmp_path / "o"), *cache]) == 2
+    )
     assert "no source notebook" in capsys.readouterr().err
     assert cli.main(["grade", A, str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), *cache]) == 2
     empty = tmp_path / "empty"
@@ -385,15 +506,28 @@ def test_gradescope_results(graded_class, tmp_path):
     submission.mkdir()
     shutil.copy(graded_class["sub"] / "partial" / A / f"{A}.ipynb", submission / "whatever.ipynb")
     results = tmp_path / "results" / "results.json"
-    code = cli.main(["gradescope", "--submission", str(submission), "--results", str(results),
-                     "--source", str(graded_class["source_dir"]), "--cache", str(graded_class["tmp"] / "cache"),
-                     *LIMITS])
+    code = cli.main(
+        [
+            "gradescope",
+            "--submission",
+            str(submission),
+            "--results",
+            str(results),
+            "--source",
+            str(graded_class["source_dir"]),
+            "--cache",
+            str(graded_class["tmp"] / "cache"),
+            *LIMITS,
+        ]
+    )
     assert code == 0
     data = json.loads(results.read_text())
     assert data["score"] == 3
     assert {t["name"]: (t["score"], t["max_score"], t["status"]) for t in data["tests"]} == {
-        "test_softmax": (2, 2, "passed"), "test_context_window": (1, 1, "passed"),
-        "test_log_likelihood": (0, 2, "failed")}
+        "test_softmax": (2, 2, "passed"),
+        "test_context_window": (1, 1, "passed"),
+        "test_log_likelihood": (0, 2, "failed"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,7 +540,9 @@ def test_reconcile_matches_by_content_and_position(graded_class):
     stripped = nbformat.v4.new_notebook()
     stripped.cells = [nbformat.v4.new_code_cell(c.source) for c in perfect.cells if c.cell_type == "code"]
     # rename the answer's function: then only its position between matched cells identifies it
-    stripped.cells[2].source = stripped.cells[2].source.replace("def softmax", "def my_softmax")  # setup, imports, softmax
+    stripped.cells[2].source = stripped.cells[2].source.replace(
+        "def softmax", "def my_softmax"
+    )  # setup, imports, softmax
     rec = reconcile(stripped, asg)
     assert "def my_softmax" in rec.answers["softmax"]
     assert any("metadata" in n for n in rec.notes)
@@ -446,8 +582,10 @@ def test_every_assignment_is_gradable(name):
     assert all(t.solutions for t in asg.tests), "a test cell with no answer cell before it"
 
 
-@pytest.mark.skipif(not os.environ.get("AUTOGRADER_ALL_CHAPTERS"),
-                    reason="set AUTOGRADER_ALL_CHAPTERS=1 to grade every chapter's solution and release (minutes)")
+@pytest.mark.skipif(
+    not os.environ.get("AUTOGRADER_ALL_CHAPTERS"),
+    reason="set AUTOGRADER_ALL_CHAPTERS=1 to grade every chapter's solution and release (minutes)",
+)
 def test_every_assignment_perfect_and_release(tmp_path):
     """Every chapter through the whole grader: the solution scores full marks, the release 0."""
     for name in source_names(ROOT / "solutions"):
@@ -457,8 +595,27 @@ def test_every_assignment_perfect_and_release(tmp_path):
             (tmp_path / name / who / name).mkdir(parents=True)
             nbformat.write(nb, tmp_path / name / who / name / f"{asg.notebook}.ipynb")
         out = tmp_path / f"out-{name}"
-        assert cli.main(["grade", name, str(tmp_path / name), "--out", str(out), "--jobs", "2", "--no-progress",
-                         "--cache", str(tmp_path / "cache"), "--cell-timeout", "120", "--timeout", "300"]) == 0
+        assert (
+            cli.main(
+                [
+                    "grade",
+                    name,
+                    str(tmp_path / name),
+                    "--out",
+                    str(out),
+                    "--jobs",
+                    "2",
+                    "--no-progress",
+                    "--cache",
+                    str(tmp_path / "cache"),
+                    "--cell-timeout",
+                    "120",
+                    "--timeout",
+                    "300",
+                ]
+            )
+            == 0
+        )
         rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv"))}
         assert (rows["perfect"]["status"], rows["perfect"]["total"]) == ("graded", rows["perfect"]["max"]), rows
         assert float(rows["release"]["total"]) == 0, rows

@@ -11,46 +11,59 @@ from autograder.scan import reference_aliases, scan
 REF = ["gptcourse.ch00_lm"]
 
 
-@pytest.mark.parametrize("code", [
-    "import gptcourse.ch00_lm",
-    "import gptcourse.ch00_lm as ref\ndef softmax(x, dim=-1):\n    return ref.softmax(x, dim)",
-    "from gptcourse.ch00_lm import softmax",
-    "from gptcourse import ch00_lm",
-    "from gptcourse import *",
-    "import importlib\nsoftmax = importlib.import_module('gptcourse.ch00_lm').softmax",
-    "softmax = __import__('gptcourse.ch00_lm', fromlist=['softmax']).softmax",
-    "name = 'gptcourse.' + 'ch0' + '0_lm'\nsoftmax = __import__(name).softmax",
-    "import gptcourse\nsoftmax = gptcourse.ch00_lm.softmax",
-    "import sys\nsoftmax = sys.modules['gptcourse.ch00_lm'].softmax",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import gptcourse.ch00_lm",
+        "import gptcourse.ch00_lm as ref\ndef softmax(x, dim=-1):\n    return ref.softmax(x, dim)",
+        "from gptcourse.ch00_lm import softmax",
+        "from gptcourse import ch00_lm",
+        "from gptcourse import *",
+        "import importlib\nsoftmax = importlib.import_module('gptcourse.ch00_lm').softmax",
+        "softmax = __import__('gptcourse.ch00_lm', fromlist=['softmax']).softmax",
+        "name = 'gptcourse.' + 'ch0' + '0_lm'\nsoftmax = __import__(name).softmax",
+        "import gptcourse\nsoftmax = gptcourse.ch00_lm.softmax",
+        "import sys\nsoftmax = sys.modules['gptcourse.ch00_lm'].softmax",
+    ],
+)
 def test_scan_finds_every_reference_import(code):
     assert any(f.kind == "reference" for f in scan(code, REF)), code
 
 
-@pytest.mark.parametrize("code", [
-    "def softmax(logits, dim=-1):\n    e = torch.exp(logits - logits.amax(dim, keepdim=True))\n    return e / e.sum(dim, keepdim=True)",
-    "from gptcourse.checks import check_close\nimport gptcourse.ch01_seq2seq",
-    "import re\npattern = re.compile('x')\nmodel.eval()",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def softmax(logits, dim=-1):\n    e = torch.exp(logits - logits.amax(dim, keepdim=True))\n    return e / e.sum(dim, keepdim=True)",
+        "from gptcourse.checks import check_close\nimport gptcourse.ch01_seq2seq",
+        "import re\npattern = re.compile('x')\nmodel.eval()",
+    ],
+)
 def test_scan_accepts_honest_code(code):
     assert not [f for f in scan(code, REF) if f.kind in ("reference", "tamper")], scan(code, REF)
 
 
 def test_scan_flags_the_instructors_alias_of_a_reference_module():
     """The imports cell binds `reference` for the tests; an answer that calls through it is not the student's code."""
-    instructor = ["from gptcourse import ch00_lm as reference\nfrom gptcourse.ch00_lm import CountLM, tokenize",
-                  "import gptcourse.ch00_lm as lm\nimport math"]
+    instructor = [
+        "from gptcourse import ch00_lm as reference\nfrom gptcourse.ch00_lm import CountLM, tokenize",
+        "import gptcourse.ch00_lm as lm\nimport math",
+    ]
     aliases = reference_aliases(instructor, REF)
     assert aliases == {"reference", "lm"}  # not CountLM or tokenize: given helpers students may use
     wrapper = "def softmax(logits, dim=-1):\n    return reference.softmax(logits, dim)"
     assert [f.detail for f in scan(wrapper, REF, aliases=aliases) if f.kind == "reference"] == [
-        "uses `reference`, the course package's reference module"]
+        "uses `reference`, the course package's reference module"
+    ]
     assert not [f for f in scan("model = CountLM(tokenize(text), k=2)", REF, aliases=aliases) if f.kind == "reference"]
 
 
 def test_scan_flags_tampering():
-    for code in ["get_ipython().input_transformers_cleanup.append(lambda lines: [])",
-                 "import gc\ngc.get_objects()", "f = lambda: 0\nf.__globals__['x'] = 1", "import ctypes"]:
+    for code in [
+        "get_ipython().input_transformers_cleanup.append(lambda lines: [])",
+        "import gc\ngc.get_objects()",
+        "f = lambda: 0\nf.__globals__['x'] = 1",
+        "import ctypes",
+    ]:
         assert any(f.kind == "tamper" for f in scan(code, REF)), code
 
 

@@ -23,9 +23,30 @@ def test_gpt2_speed_compares_equal_models(tmp_path, capsys):
     out = tmp_path / "gpt2.json"
     threads = torch.get_num_threads()
     try:
-        results = bench.main(["--vocab", "300", "--layers", "2", "--heads", "2", "--d-model", "32", "--block", "16",
-                              "--batch", "2", "--new-tokens", "6", "--repeat", "1", "--threads", "1",
-                              "--json", str(out)])
+        results = bench.main(
+            [
+                "--vocab",
+                "300",
+                "--layers",
+                "2",
+                "--heads",
+                "2",
+                "--d-model",
+                "32",
+                "--block",
+                "16",
+                "--batch",
+                "2",
+                "--new-tokens",
+                "6",
+                "--repeat",
+                "1",
+                "--threads",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
     finally:
         torch.set_num_threads(threads)  # the script sets it for the whole process
     assert out.exists()

@@ -63,7 +63,10 @@ def test_pages_load_nothing_from_other_hosts(site):
     """The site works offline: scripts, styles, images and fonts all come from the site itself."""
     external = re.compile(r'<(?:script|img|link|iframe|source)\b[^>]*?\b(?:src|href)="(?:https?:)?//[^"]+"[^>]*>')
     for page in site.rglob("*.html"):
-        loads = [tag for tag in external.findall(page.read_text()) if "<link" not in tag or "stylesheet" in tag
-                 or "preload" in tag]
+        loads = [
+            tag
+            for tag in external.findall(page.read_text())
+            if "<link" not in tag or "stylesheet" in tag or "preload" in tag
+        ]
         assert not loads, f"{page.relative_to(site)} loads from another host: {loads[:3]}"
     assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not served by the site"

@@ -52,7 +52,11 @@ def test_gpt_family_facts_are_the_corrected_ones():
     assert by_name["GPT-4"].parameters is None
     assert "BooksCorpus" in by_name["GPT-1"].data and "WebText" in by_name["GPT-2"].data
     assert [format_count(n) for n in (117_000_000, 1_542_000_000, 175_000_000_000, None)] == [
-        "117 M", "1.54 B", "175 B", "not disclosed"]
+        "117 M",
+        "1.54 B",
+        "175 B",
+        "not disclosed",
+    ]
 
 
 def test_progress_bars_are_text_on_the_book_pages(monkeypatch, capsys):

@@ -70,7 +70,8 @@ def test_teacher_forcing_feeds_the_reference(task):
     torch.testing.assert_close(logits[:, 2], lt)
     loss = c1.seq2seq_loss(model, b)
     assert loss.item() == pytest.approx(
-        F.cross_entropy(logits.reshape(-1, logits.size(-1)), b.tgt_out.reshape(-1), ignore_index=0).item(), rel=1e-5)
+        F.cross_entropy(logits.reshape(-1, logits.size(-1)), b.tgt_out.reshape(-1), ignore_index=0).item(), rel=1e-5
+    )
 
 
 class Scripted:

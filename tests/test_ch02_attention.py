@@ -17,15 +17,17 @@ def task():
 
 def small_model(task, score="additive", seed=0):
     torch.manual_seed(seed)
-    return c2.AttentionSeq2Seq(c2.AttentionConfig(len(task.src_vocab), len(task.tgt_vocab), d_emb=8, d_hidden=16,
-                                                  d_attn=12, score=score))
+    return c2.AttentionSeq2Seq(
+        c2.AttentionConfig(len(task.src_vocab), len(task.tgt_vocab), d_emb=8, d_hidden=16, d_attn=12, score=score)
+    )
 
 
 def test_soft_lookup_blends_towards_the_matching_key():
     keys = torch.eye(3) * 20.0
     values = torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
-    torch.testing.assert_close(c2.soft_lookup(torch.tensor([0.0, 1.0, 0.0]), keys, values),
-                               torch.tensor([0.0, 1.0]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        c2.soft_lookup(torch.tensor([0.0, 1.0, 0.0]), keys, values), torch.tensor([0.0, 1.0]), atol=1e-6, rtol=0
+    )
     # a query that matches no key returns the plain average
     torch.testing.assert_close(c2.soft_lookup(torch.zeros(3), keys, values), values.mean(0))
 
@@ -35,8 +37,14 @@ def test_dot_and_additive_scores_match_their_formulas():
     q, k = torch.randn(2, 5), torch.randn(2, 4, 5)
     torch.testing.assert_close(c2.dot_score(q, k), torch.einsum("bh,bsh->bs", q, k))
     add = c2.AdditiveScore(5, 5, 7)
-    expected = torch.stack([torch.stack([add.v.weight[0] @ torch.tanh(add.W_q.weight @ q[b] + add.W_k.weight @ k[b, i])
-                                         for i in range(4)]) for b in range(2)])
+    expected = torch.stack(
+        [
+            torch.stack(
+                [add.v.weight[0] @ torch.tanh(add.W_q.weight @ q[b] + add.W_k.weight @ k[b, i]) for i in range(4)]
+            )
+            for b in range(2)
+        ]
+    )
     torch.testing.assert_close(add(q, k), expected)
 
 

@@ -210,8 +210,9 @@ def test_loaders_name_the_missing_attribute():
 
 def tiny_model(seed=0, **kw):
     torch.manual_seed(seed)
-    cfg = TransformerConfig(src_vocab_size=12, tgt_vocab_size=11, d_model=16, n_heads=4, n_layers=2, d_ff=32,
-                            dropout=0.0, max_len=40, **kw)
+    cfg = TransformerConfig(
+        src_vocab_size=12, tgt_vocab_size=11, d_model=16, n_heads=4, n_layers=2, d_ff=32, dropout=0.0, max_len=40, **kw
+    )
     return Transformer(cfg).eval()
 
 
@@ -278,9 +279,9 @@ def test_chapter1_greedy_decode_works_on_the_transformer():
 
 
 def test_noam_schedule_and_adam_settings():
-    assert noam_lr(4000, 512, 4000) == pytest.approx(512 ** -0.5 * 4000 ** -0.5)
-    assert noam_lr(100, 512, 4000) == pytest.approx(512 ** -0.5 * 100 * 4000 ** -1.5)
-    assert noam_lr(16000, 512, 4000) == pytest.approx(512 ** -0.5 * 16000 ** -0.5)
+    assert noam_lr(4000, 512, 4000) == pytest.approx(512**-0.5 * 4000**-0.5)
+    assert noam_lr(100, 512, 4000) == pytest.approx(512**-0.5 * 100 * 4000**-1.5)
+    assert noam_lr(16000, 512, 4000) == pytest.approx(512**-0.5 * 16000**-0.5)
     assert noam_lr(0, 512) == noam_lr(1, 512)
     peak = max(range(1, 10000), key=lambda s: noam_lr(s, 512, 4000))
     assert peak == 4000
@@ -303,7 +304,11 @@ def test_training_on_the_toy_task_lowers_the_loss():
     from gptcourse.data.translation_task import make_task
 
     task = make_task(n_train=400, n_valid=10, n_test=10, n_long=10)
-    model, losses = build_and_train(task, small_config(task, d_model=32, d_ff=64),
-                                    TrainConfig(steps=30, batch_size=32, warmup=10), show_progress=False)
+    model, losses = build_and_train(
+        task,
+        small_config(task, d_model=32, d_ff=64),
+        TrainConfig(steps=30, batch_size=32, warmup=10),
+        show_progress=False,
+    )
     assert len(losses) == 30 and not model.training
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5

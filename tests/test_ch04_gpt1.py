@@ -38,8 +38,9 @@ from gptcourse.ch04_pretraining import PRETRAINED_DIR, gpt1_lr, load_pretrained
 
 
 def small_config(**kw):
-    return GPT1Config(**{"vocab_size": 37, "n_ctx": 16, "d_model": 16, "n_layers": 2, "n_heads": 4,
-                         "d_ff": 32, "dropout": 0.0, **kw})
+    return GPT1Config(
+        **{"vocab_size": 37, "n_ctx": 16, "d_model": 16, "n_layers": 2, "n_heads": 4, "d_ff": 32, "dropout": 0.0, **kw}
+    )
 
 
 def seeded_model(seed=0, **kw):
@@ -61,8 +62,9 @@ def test_block_is_torch_post_ln_encoder_layer_with_causal_mask_and_gelu():
     torch.manual_seed(0)
     config = small_config()
     block = Block(config).eval()
-    ref = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, activation=lambda x: F.gelu(x, approximate="tanh"),
-                                     batch_first=True, norm_first=False).eval()
+    ref = nn.TransformerEncoderLayer(
+        16, 4, 32, dropout=0.0, activation=lambda x: F.gelu(x, approximate="tanh"), batch_first=True, norm_first=False
+    ).eval()
     load_torch_encoder_layer(block, ref)
     x = torch.randn(3, 7, 16)
     expected = ref(x, src_mask=nn.Transformer.generate_square_subsequent_mask(7), is_causal=True)

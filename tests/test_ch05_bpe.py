@@ -86,7 +86,9 @@ def test_encode_matches_tiktoken_and_decode_inverts(tok, peer, text):
 
 def test_encode_matches_tiktoken_on_random_strings(tok, peer):
     rng = random.Random(5)
-    alphabet = [chr(c) for c in range(32, 127)] + list("\t\n\r  éüßñ中文字한국어ёж") + ["😀", "🏽", "\u200d", "\u0301", "\x00"]
+    alphabet = (
+        [chr(c) for c in range(32, 127)] + list("\t\n\r  éüßñ中文字한국어ёж") + ["😀", "🏽", "\u200d", "\u0301", "\x00"]
+    )
     for _ in range(500):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
         assert tok.encode(text) == peer.encode_ordinary(text), repr(text)

@@ -58,8 +58,13 @@ def test_the_papers_counts_are_the_same_formula_with_gpt1s_vocabulary(name):
     assert round(counted / 1e6) * 1_000_000 == PAPER_PARAMETERS[name]
 
 
-@pytest.mark.parametrize("sizes", [dict(n_layers=1, n_heads=1, d_model=8, vocab_size=11, n_ctx=5),
-                                   dict(n_layers=3, n_heads=2, d_model=12, d_ff=20, vocab_size=30, n_ctx=7)])
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        dict(n_layers=1, n_heads=1, d_model=8, vocab_size=11, n_ctx=5),
+        dict(n_layers=3, n_heads=2, d_model=12, d_ff=20, vocab_size=30, n_ctx=7),
+    ],
+)
 def test_count_parameters_counts_the_model(sizes):
     config = GPT2Config(**sizes)
     assert count_parameters(config) == sum(p.numel() for p in GPT2(config).parameters())
@@ -69,9 +74,12 @@ def test_count_parameters_agrees_with_hugging_face():
     from transformers import GPT2Config as HFConfig
     from transformers import GPT2LMHeadModel
 
-    hf = GPT2LMHeadModel(HFConfig(vocab_size=77, n_positions=19, n_embd=24, n_layer=3, n_head=4, bos_token_id=76,
-                                  eos_token_id=76))
-    assert count_parameters(GPT2Config(vocab_size=77, n_ctx=19, d_model=24, n_layers=3, n_heads=4)) == hf.num_parameters()
+    hf = GPT2LMHeadModel(
+        HFConfig(vocab_size=77, n_positions=19, n_embd=24, n_layer=3, n_head=4, bos_token_id=76, eos_token_id=76)
+    )
+    assert (
+        count_parameters(GPT2Config(vocab_size=77, n_ctx=19, d_model=24, n_layers=3, n_heads=4)) == hf.num_parameters()
+    )
 
 
 def test_config_rejects_heads_that_do_not_divide_d_model():
@@ -84,8 +92,15 @@ def test_config_rejects_heads_that_do_not_divide_d_model():
 
 def torch_pre_ln_layer(block: Block, d_model, n_heads, d_ff):
     """PyTorch's own pre-LN encoder layer (norm_first=True) holding the block's weights."""
-    layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff, dropout=0.0, batch_first=True, norm_first=True,
-                                       activation=lambda x: F.gelu(x, approximate="tanh"))
+    layer = nn.TransformerEncoderLayer(
+        d_model,
+        n_heads,
+        d_ff,
+        dropout=0.0,
+        batch_first=True,
+        norm_first=True,
+        activation=lambda x: F.gelu(x, approximate="tanh"),
+    )
     with torch.no_grad():
         layer.self_attn.in_proj_weight.copy_(block.attn.W_qkv.weight)
         layer.self_attn.in_proj_bias.copy_(block.attn.W_qkv.bias)
@@ -223,8 +238,9 @@ def test_greedy_tokens_match_hugging_face_generate(tiny_hf):
     folder, hf = tiny_hf
     model = load_gpt2(folder)
     prompt = torch.tensor([[5, 17, 42, 8], [90, 1, 2, 3]])
-    theirs = hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=20, do_sample=False,
-                         pad_token_id=95)
+    theirs = hf.generate(
+        prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=20, do_sample=False, pad_token_id=95
+    )
     for use_cache in (True, False):
         ours = generate(model, prompt, 20, temperature=0, use_cache=use_cache)
         assert ours.tolist() == theirs.tolist()
@@ -339,7 +355,9 @@ def test_filters_agree_with_hugging_faces_warpers():
         for k in (1, 5, 30, 50):
             assert torch.equal(top_k_filter(logits, k), TopKLogitsWarper(k)(None, logits))
         for p in (0.1, 0.5, 0.9, 0.99):
-            assert torch.equal(top_p_filter(logits, p) == float("-inf"), TopPLogitsWarper(p)(None, logits) == float("-inf"))
+            assert torch.equal(
+                top_p_filter(logits, p) == float("-inf"), TopPLogitsWarper(p)(None, logits) == float("-inf")
+            )
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p():

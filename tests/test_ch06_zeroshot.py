@@ -37,7 +37,9 @@ def closed_form(model, tok, prompt, continuation):
 
 def test_continuation_logprob_is_the_sum_of_the_right_token_logprobs(tok, bigram):
     for prompt, cont in [("the", " cat"), ("the cat", " sat on the mat"), ("a b a", " b")]:
-        assert z.continuation_logprob(bigram, tok, prompt, cont) == pytest.approx(closed_form(bigram, tok, prompt, cont))
+        assert z.continuation_logprob(bigram, tok, prompt, cont) == pytest.approx(
+            closed_form(bigram, tok, prompt, cont)
+        )
     # the chain rule: log P(a b | p) = log P(a | p) + log P(b | p a)
     both = z.continuation_logprob(bigram, tok, "the", " cat sat")
     split = z.continuation_logprob(bigram, tok, "the", " cat") + z.continuation_logprob(bigram, tok, "the cat", " sat")
@@ -93,8 +95,10 @@ def test_sliding_window_gives_each_token_the_right_context():
 def test_few_shot_prompt():
     assert z.few_shot_prompt([], "house") == "house ="
     assert z.few_shot_prompt([("tree", "kelo"), ("sun", "tosi")], "house") == "tree = kelo\nsun = tosi\nhouse ="
-    assert z.few_shot_prompt([("a?", "b")], "c?", "Q: {x} A: {y}", sep=" | ",
-                             instruction="Answer:") == "Answer: | Q: a? A: b | Q: c? A:"
+    assert (
+        z.few_shot_prompt([("a?", "b")], "c?", "Q: {x} A: {y}", sep=" | ", instruction="Answer:")
+        == "Answer: | Q: a? A: b | Q: c? A:"
+    )
 
 
 def test_batched_scores_equal_the_one_at_a_time_ones(tok, bigram):
@@ -117,16 +121,20 @@ def test_batched_perplexity_and_evaluation_pieces_agree(tok, bigram):
     for model in (bigram, testing.PositionLM(len(VOCAB))):
         for window, stride in [(8, 3), (16, 15), (100, 10)]:
             assert z.batched_perplexity(model, ids, window, stride, batch_size=3) == pytest.approx(
-                z.sliding_window_perplexity(model, ids, window, stride), rel=1e-6)
+                z.sliding_window_perplexity(model, ids, window, stride), rel=1e-6
+            )
     with pytest.raises(ValueError, match="stride"):
         z.batched_perplexity(bigram, ids, 5, 5)
-    task = mw.PromptTask("toy", "{x} = {y}", (("a", ("b", "cat"), 0), ("cat", ("dog", "a b"), 1)),
-                         (("the", "cat"), ("dog", "mat")))
+    task = mw.PromptTask(
+        "toy", "{x} = {y}", (("a", ("b", "cat"), 0), ("cat", ("dog", "a b"), 1)), (("the", "cat"), ("dog", "mat"))
+    )
     curve = evaluation.few_shot_curve(bigram, tok, task, [0, 1, 2])
     assert curve == [evaluation.few_shot_accuracy(bigram, tok, task, k) for k in (0, 1, 2)]
     items = evaluation.prompt_task_items(task, 1, seed=0)
-    expect = [int(max(range(2), key=lambda j: z.continuation_logprob(bigram, tok, p, cs[j])) == a)
-              for (p, cs), (_, _, a) in zip(items, task.queries, strict=True)]
+    expect = [
+        int(max(range(2), key=lambda j: z.continuation_logprob(bigram, tok, p, cs[j])) == a)
+        for (p, cs), (_, _, a) in zip(items, task.queries, strict=True)
+    ]
     assert curve[1] == sum(expect) / 2
 
 
@@ -139,7 +147,7 @@ def test_batched_greedy_decoding_equals_chapter_5s_generate(tok):
     got = z.greedy_continuations(gpt, tok, prompts, 6)
     for prompt, new in zip(prompts, got, strict=True):
         ids = torch.tensor([tok.encode(prompt)])
-        assert new == generate(gpt, ids, 6, temperature=0)[0, ids.size(1):].tolist()
+        assert new == generate(gpt, ids, 6, temperature=0)[0, ids.size(1) :].tolist()
     # decoding stops once every row has produced the stop token; rows keep what came after theirs
     stop = got[0][2]
     early = z.greedy_continuations(gpt, tok, prompts, 6, stop_id=stop)
@@ -207,11 +215,16 @@ def test_the_released_gpt2_path_runs_on_a_tiny_random_checkpoint(tmp_path, monke
     """Without the real weights: a random GPT-2 with the real vocabulary, saved by transformers."""
     from gptcourse.ch05_checkpoints import save_tiny_hf_checkpoint
 
-    folder = save_tiny_hf_checkpoint(tmp_path / "tiny-gpt2", vocab_size=50257, n_positions=256, n_embd=16,
-                                     n_layer=1, n_head=2)
+    folder = save_tiny_hf_checkpoint(
+        tmp_path / "tiny-gpt2", vocab_size=50257, n_positions=256, n_embd=16, n_layer=1, n_head=2
+    )
     sets = mw.evaluation_sets()
-    small = {"lambada": sets["lambada"][:3], "cbt_cn": sets["cbt_cn"][:2], "cbt_ne": sets["cbt_ne"][:2],
-             "sentiment": sets["sentiment"][:4]}
+    small = {
+        "lambada": sets["lambada"][:3],
+        "cbt_cn": sets["cbt_cn"][:2],
+        "cbt_ne": sets["cbt_ne"][:2],
+        "sentiment": sets["sentiment"][:4],
+    }
     row = evaluation.evaluate_released_gpt2(sets=small, folder=folder)
     assert set(row) == set(evaluation.RELEASED_GPT2_TASKS)
     assert all(0 <= row[k] <= 1 for k in row if k != "lambada_ppl") and row["lambada_ppl"] > 1
@@ -223,18 +236,33 @@ def test_evaluate_matches_the_one_at_a_time_functions_on_a_shipped_model():
     model, _ = ch06_models.load_model("small")
     tok = ch06_models.load_tokenizer()
     full = mw.evaluation_sets()
-    sets = {"lambada": full["lambada"][:6], "cbt_cn": full["cbt_cn"][:5], "cbt_ne": full["cbt_ne"][:5],
-            "sentiment": full["sentiment"][:6], "heldout": full["heldout"][:3],
-            "translation": mw.PromptTask("translation", full["translation"].template, full["translation"].queries[:6], ()),
-            "qa": mw.PromptTask("qa", full["qa"].template, full["qa"].queries[:6], ())}
+    sets = {
+        "lambada": full["lambada"][:6],
+        "cbt_cn": full["cbt_cn"][:5],
+        "cbt_ne": full["cbt_ne"][:5],
+        "sentiment": full["sentiment"][:6],
+        "heldout": full["heldout"][:3],
+        "translation": mw.PromptTask("translation", full["translation"].template, full["translation"].queries[:6], ()),
+        "qa": mw.PromptTask("qa", full["qa"].template, full["qa"].queries[:6], ()),
+    }
     row = evaluation.evaluate(model, tok, sets, batch_size=4)
     for key in ("cbt_cn", "cbt_ne"):
         want = sum(z.cloze_choice(model, tok, it.text, it.candidates) == it.answer for it in sets[key]) / 5
         assert row[key] == pytest.approx(want)
     for key in ("translation", "qa"):
-        want = sum(max(range(len(c)), key=lambda j: z.continuation_logprob(model, tok, f"{x} =" if key == "translation"
-                                                                               else f"Q: {x} A:", " " + c[j])) == a
-                   for x, c, a in sets[key].queries) / 6
+        want = (
+            sum(
+                max(
+                    range(len(c)),
+                    key=lambda j: z.continuation_logprob(
+                        model, tok, f"{x} =" if key == "translation" else f"Q: {x} A:", " " + c[j]
+                    ),
+                )
+                == a
+                for x, c, a in sets[key].queries
+            )
+            / 6
+        )
         assert row[key] == pytest.approx(want)
     lp = [z.continuation_logprob(model, tok, it.context, " " + it.target) for it in sets["lambada"]]
     assert row["lambada_ppl"] == pytest.approx(math.exp(-sum(lp) / 6), rel=1e-4)

@@ -86,9 +86,11 @@ def test_check_raises():
 
     assert isinstance(checks.check_raises(ValueError, lambda: picky(3), what="picky(3) raises"), ValueError)
     assert "nothing was raised (it returned 4)" in _message(
-        lambda: checks.check_raises(ValueError, lambda: picky(4), what="picky(4) raises ValueError"))
+        lambda: checks.check_raises(ValueError, lambda: picky(4), what="picky(4) raises ValueError")
+    )
     assert "it raised KeyError: 'x', not ValueError" in _message(
-        lambda: checks.check_raises(ValueError, lambda: {}["x"], what="lookup raises ValueError"))
+        lambda: checks.check_raises(ValueError, lambda: {}["x"], what="lookup raises ValueError")
+    )
 
 
 def test_forbidden_refuses_and_restores():
@@ -106,8 +108,11 @@ def test_forbidden_refuses_and_restores():
 
 def test_using_reference_rebinds_names_in_the_students_namespace():
     namespace: dict = {}
-    exec("def helper(x):\n    return x + 100\n\ndef task(x):\n    return helper(x) * 2\n\n"
-         "class Layer:\n    def run(self, x):\n        return helper(x)\n", namespace)
+    exec(
+        "def helper(x):\n    return x + 100\n\ndef task(x):\n    return helper(x) * 2\n\n"
+        "class Layer:\n    def run(self, x):\n        return helper(x)\n",
+        namespace,
+    )
     task, layer = namespace["task"], namespace["Layer"]()
     with checks.using_reference(namespace["task"], helper=lambda x: x + 1):
         assert task(1) == 4

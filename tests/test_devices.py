@@ -16,7 +16,7 @@ CPU_ON_PURPOSE = {
     ("gptcourse/__init__.py", 'return "cpu"'): "default_device's own last resort",
     ("gptcourse/ch06_zeroshot.py", 'return torch.device("cpu")'): "the device of a model without parameters",
     ("gptcourse/ch06_models.py", 'device: str = "cpu"'): "library default: the pages' numbers come from CPU runs; "
-                                                      "the command line passes the best device",
+    "the command line passes the best device",
     ("gptcourse/ch04_pretraining.py", 'device: str = "cpu"'): "as above",
     ("gptcourse/ch05_experiments.py", 'device: str = "cpu"'): "as above",
     ("gptcourse/training.py", 'map_location="cpu"'): "a kept model loads into host memory first",
@@ -28,18 +28,27 @@ CPU_ON_PURPOSE = {
 
 
 def test_no_code_hard_codes_the_cpu_where_it_means_the_default_device():
-    files = [*(ROOT / "gptcourse").glob("*.py"), *(ROOT / "book").glob("*.md"), *(ROOT / "solutions").glob("*/*.ipynb"),
-             *(ROOT / "bench").glob("*.py"), *(ROOT / "autograder").glob("*.py")]
+    files = [
+        *(ROOT / "gptcourse").glob("*.py"),
+        *(ROOT / "book").glob("*.md"),
+        *(ROOT / "solutions").glob("*/*.ipynb"),
+        *(ROOT / "bench").glob("*.py"),
+        *(ROOT / "autograder").glob("*.py"),
+    ]
     found = []
     for path in files:
         for line in path.read_text().splitlines():
-            if re.search(r"""["']cpu["']|\\"cpu\\\"""", line) and not line.strip().startswith(('"""', "#")) \
-                    and "``" not in line:
+            if (
+                re.search(r"""["']cpu["']|\\"cpu\\\"""", line)
+                and not line.strip().startswith(('"""', "#"))
+                and "``" not in line
+            ):
                 rel = str(path.relative_to(ROOT))
                 if not any(rel == f and pattern in line for f, pattern in CPU_ON_PURPOSE):
                     found.append(f"{rel}: {line.strip()}")
-    assert not found, "use gptcourse.default_device() (or say why the CPU is meant, in CPU_ON_PURPOSE):\n" + \
-        "\n".join(found)
+    assert not found, "use gptcourse.default_device() (or say why the CPU is meant, in CPU_ON_PURPOSE):\n" + "\n".join(
+        found
+    )
 
 
 def test_default_device_can_be_forced(monkeypatch):

@@ -26,11 +26,19 @@ def solutions_site(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "autograder", "solutions-edition", str(base / "src")], check=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     env = {**os.environ, "GPTCOURSE_ROOT": str(ROOT), "GPTCOURSE_EDITION": "solutions"}
-    proc = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", str(base / "src"), "--path-output",
-                           str(base / "out")], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [str(jb), "build", "-W", "-n", "--keep-going", str(base / "src"), "--path-output", str(base / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, "the solutions edition does not build cleanly:\n" + "\n".join(
-        line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line)[-5000:]
+    assert proc.returncode == 0, (
+        "the solutions edition does not build cleanly:\n"
+        + "\n".join(line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line)[
+            -5000:
+        ]
+    )
     return base / "out" / "_build" / "html"
 
 
@@ -44,12 +52,19 @@ def test_every_exercise_page_shows_its_answers_run_and_passing(solutions_site):
             if nbgrader_meta(cell).get("solution") and SOLUTION_BEGIN in cell.source:
                 body = cell.source.split(SOLUTION_BEGIN, 1)[1].split("### END SOLUTION", 1)[0]
                 longest = max((line.strip() for line in body.splitlines()), key=len)
-                assert re.sub(r"\s+", "", longest) in re.sub(r"\s+", "", text.replace("&quot;", '"').replace(
-                    "&#39;", "'").replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")), (
-                    f"{assignment}: the answer of {nbgrader_meta(cell)['grade_id']} is not on the page")
+                assert re.sub(r"\s+", "", longest) in re.sub(
+                    r"\s+",
+                    "",
+                    text.replace("&quot;", '"')
+                    .replace("&#39;", "'")
+                    .replace("&gt;", ">")
+                    .replace("&lt;", "<")
+                    .replace("&amp;", "&"),
+                ), f"{assignment}: the answer of {nbgrader_meta(cell)['grade_id']} is not on the page"
         assert "Traceback" not in text, f"{assignment}: a cell failed"
-        executed = json.loads((solutions_site.parent / "jupyter_execute" / "notebooks" / assignment /
-                               source.name).read_text())
+        executed = json.loads(
+            (solutions_site.parent / "jupyter_execute" / "notebooks" / assignment / source.name).read_text()
+        )
         errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         ran = [c for c in executed["cells"] if c["cell_type"] == "code" and c.get("execution_count")]
         assert ran and not errors, f"{assignment}: the solved notebook did not run cleanly: {errors[:1]}"

@@ -23,12 +23,16 @@ def test_a_broken_answer_loses_exactly_its_points(course_copy):
     """softmax without the max-shift passes the easy checks, fails the overflow check and the hidden ones."""
     course = course_copy(WARMUP)
     naive = perfect_submission(course, WARMUP)
-    _cell(naive, "softmax").source = (
-        "def softmax(logits, dim=-1):\n    exp = torch.exp(logits)\n    return exp / exp.sum(dim=dim, keepdim=True)\n")
+    _cell(
+        naive, "softmax"
+    ).source = (
+        "def softmax(logits, dim=-1):\n    exp = torch.exp(logits)\n    return exp / exp.sum(dim=dim, keepdim=True)\n"
+    )
     wrong_window = perfect_submission(course, WARMUP)
     # Right on the visible examples, wrong for k = 0 (only a hidden test asks): it treats k = 0 like k = 1.
-    _cell(wrong_window, "context_window").source = (
-        "def context_window(tokens, i, k):\n    return tuple(tokens[max(0, i - max(k, 1)):i])\n")
+    _cell(
+        wrong_window, "context_window"
+    ).source = "def context_window(tokens, i, k):\n    return tuple(tokens[max(0, i - max(k, 1)):i])\n"
     scores = autograde(course, WARMUP, {"naive": naive, "window": wrong_window})
     by_id = {s.grade_id: s for s in scores["naive"]}
     assert by_id["test_softmax"].points == 0 and "softmax" in by_id["test_softmax"].error, describe(scores["naive"])
@@ -47,16 +51,29 @@ def _broken_source(tmp_path, mutate):
     return path
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda nb: _cell(nb, "test_softmax").metadata.nbgrader.pop("points"),
-     'cell 6 (grade_id "test_softmax"): a graded cell needs points > 0'),
-    (lambda nb: setattr(_cell(nb, "softmax"), "source", _cell(nb, "softmax").source.replace("### END SOLUTION", "")),
-     'cell 5 (grade_id "softmax"): a solution cell needs'),
-    (lambda nb: _cell(nb, "test_context_window").metadata.nbgrader.update(grade_id="test_softmax"),
-     "grade_id 'test_softmax' is also used by cell 6"),
-    (lambda nb: _cell(nb, "test_softmax").metadata.pop("nbgrader"),
-     "cell 6: has '### BEGIN ...' markers but no nbgrader metadata"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda nb: _cell(nb, "test_softmax").metadata.nbgrader.pop("points"),
+            'cell 6 (grade_id "test_softmax"): a graded cell needs points > 0',
+        ),
+        (
+            lambda nb: setattr(
+                _cell(nb, "softmax"), "source", _cell(nb, "softmax").source.replace("### END SOLUTION", "")
+            ),
+            'cell 5 (grade_id "softmax"): a solution cell needs',
+        ),
+        (
+            lambda nb: _cell(nb, "test_context_window").metadata.nbgrader.update(grade_id="test_softmax"),
+            "grade_id 'test_softmax' is also used by cell 6",
+        ),
+        (
+            lambda nb: _cell(nb, "test_softmax").metadata.pop("nbgrader"),
+            "cell 6: has '### BEGIN ...' markers but no nbgrader metadata",
+        ),
+    ],
+)
 def test_malformed_source_names_notebook_and_cell(tmp_path, mutate, message):
     path = _broken_source(tmp_path, mutate)
     with pytest.raises(NotebookError) as err:
@@ -95,5 +112,7 @@ def test_drift_between_answer_and_package_is_reported():
     cell.source = cell.source.replace("math.log(", "math.log2(")
     _cell(nb, "softmax").source += "\n\ndef helper():\n    return 1\n"
     problems = answer_drift(nb)
-    assert any('grade_id "log_likelihood"' in p and "differs from gptcourse.ch00_lm.log_likelihood" in p for p in problems)
+    assert any(
+        'grade_id "log_likelihood"' in p and "differs from gptcourse.ch00_lm.log_likelihood" in p for p in problems
+    )
     assert any("helper is in none of ['gptcourse.ch00_lm']" in p for p in problems)

@@ -54,17 +54,35 @@ def lab(tmp_path_factory):
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')  # no news pop-up
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".config"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
-               JUPYTER_DATA_DIR=str(root / ".data"))
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(root / ".config"),
+        JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+        JUPYTER_DATA_DIR=str(root / ".data"),
+    )
     env.pop("JUPYTER_TOKEN", None)
     log = open(root / "lab.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
-         f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / '.settings'}",
-         "--LabApp.news_url=",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--expose-app-in-browser",
+            f"--LabApp.workspaces_dir={root / '.workspaces'}",
+            f"--LabApp.user_settings_dir={root / '.settings'}",
+            "--LabApp.news_url=",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -86,8 +104,7 @@ def lab(tmp_path_factory):
 
 
 # The notebook panel of a path, found through the application object (--expose-app-in-browser).
-PANEL = ("(path) => Array.from(window.jupyterapp.shell.widgets('main'))"
-         ".find(w => w.context && w.context.path === path)")
+PANEL = "(path) => Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === path)"
 
 
 def open_notebook(browser, lab, folder: str):
@@ -107,8 +124,11 @@ def open_notebook(browser, lab, folder: str):
     page.goto(f"{lab['base']}/lab/tree/{path}?reset&token={lab['token']}")
     page.wait_for_function(f"window.jupyterapp && ({PANEL})('{path}')", timeout=90_000)
     page.evaluate(f"window.jupyterapp.shell.activateById(({PANEL})('{path}').id)")
-    page.wait_for_function(f"(() => {{ const s = ({PANEL})('{path}').sessionContext.session;"
-                           " return s && s.kernel && s.kernel.status === 'idle'; })()", timeout=90_000)
+    page.wait_for_function(
+        f"(() => {{ const s = ({PANEL})('{path}').sessionContext.session;"
+        " return s && s.kernel && s.kernel.status === 'idle'; })()",
+        timeout=90_000,
+    )
     return page, path, offsite
 
 
@@ -116,8 +136,11 @@ def run_all(page, path: str) -> None:
     """Run > Run All Cells (the menu's command); returns when the run has finished or stopped at an error."""
     page.set_default_timeout(RUN_ALL_SECONDS * 1000)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(f"({PANEL})('{path}').sessionContext.session.kernel.status === 'idle'",
-                           timeout=RUN_ALL_SECONDS * 1000, polling=500)
+    page.wait_for_function(
+        f"({PANEL})('{path}').sessionContext.session.kernel.status === 'idle'",
+        timeout=RUN_ALL_SECONDS * 1000,
+        polling=500,
+    )
     page.set_default_timeout(30_000)
 
 
@@ -138,10 +161,12 @@ def test_unmodified_notebook_stops_at_the_first_exercise_and_validate_lists_fail
     run_all(page, path)
     first_test = cell(page, "check_close(dot_score(q, k)")
     first_test.scroll_into_view_if_needed()
-    assert "NotImplementedError" in first_test.locator(".jp-OutputArea").inner_text(), \
+    assert "NotImplementedError" in first_test.locator(".jp-OutputArea").inner_text(), (
         "running the unmodified notebook should stop at the first exercise's test with NotImplementedError"
-    assert not cell(page, "tqdm(range(200)").locator(".jp-OutputArea-output").count(), \
+    )
+    assert not cell(page, "tqdm(range(200)").locator(".jp-OutputArea-output").count(), (
         "cells after the first failing test should not have run"
+    )
     report = validate(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "lab-ch02-unmodified-validate.png"))
@@ -154,8 +179,9 @@ def test_unmodified_notebook_stops_at_the_first_exercise_and_validate_lists_fail
 def test_solved_notebook_shows_progress_widget_and_interactive_heatmap(browser, lab):
     page, path, offsite = open_notebook(browser, lab, "solved")
     run_all(page, path)
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                          has_text="Error").all_inner_texts()
+    errors = page.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Error"
+    ).all_inner_texts()
     assert not errors, f"the notebook with the reference answers raised: {errors[:2]}"
 
     training = cell(page, "tqdm(range(200)")
@@ -176,9 +202,12 @@ def test_solved_notebook_shows_progress_widget_and_interactive_heatmap(browser, 
     options = menu.locator("option").all_inner_texts()
     assert len(options) > 2, f"the sentence menu offers too few sentences: {options}"
     menu.select_option(index=len(options) - 1)
-    page.wait_for_function("(before) => { const img = document.querySelector("
-                           "'.jp-Notebook .widget-output img'); return img && img.src !== before; }",
-                           arg=before, timeout=30_000)
+    page.wait_for_function(
+        "(before) => { const img = document.querySelector("
+        "'.jp-Notebook .widget-output img'); return img && img.src !== before; }",
+        arg=before,
+        timeout=30_000,
+    )
     heatmap.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "lab-ch02-heatmap-last.png"))
 

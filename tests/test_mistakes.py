@@ -43,22 +43,23 @@ def test_release_fails_every_visible_test_as_not_written(assignment):
     for grade_id, outcome in outcomes.items():
         assert outcome.visible is not None, f"{grade_id} passes on the unmodified release"
         assert "NotImplementedError" in outcome.visible or "not written yet" in outcome.visible, (
-            f"{grade_id} fails on the release with something else than NotImplementedError:\n{outcome.visible}")
+            f"{grade_id} fails on the release with something else than NotImplementedError:\n{outcome.visible}"
+        )
 
 
 @pytest.mark.parametrize("assignment, mistake", CATALOGUE, ids=[f"{a[:4]}:{m.name}" for a, m in CATALOGUE])
 def test_mistake_is_caught_visibly_and_costs_one_thing(assignment, mistake):
     outcomes = _tests(with_mistake(assignment, mistake))
     caught = outcomes[mistake.fails].visible
-    assert caught is not None, (
-        f"no visible test of {mistake.fails} catches it" +
-        (f"; the hidden tests do:\n{outcomes[mistake.fails].hidden}" if outcomes[mistake.fails].hidden else ""))
+    assert caught is not None, f"no visible test of {mistake.fails} catches it" + (
+        f"; the hidden tests do:\n{outcomes[mistake.fails].hidden}" if outcomes[mistake.fails].hidden else ""
+    )
     message = caught.lower()
     missing = [w for w in mistake.says if w.lower() not in message]
     assert not missing, f"the message does not say {missing}:\n{caught}"
     hidden_only = {g: o.hidden for g, o in outcomes.items() if o.visible is None and o.hidden is not None}
     assert not hidden_only, "hidden tests take points the visible ones did not:\n" + "\n".join(
-        f"{g}:\n{e}" for g, e in hidden_only.items())
-    others = {g: o.visible for g, o in outcomes.items()
-              if o.failed and g not in (mistake.fails, *mistake.also_fails)}
+        f"{g}:\n{e}" for g, e in hidden_only.items()
+    )
+    others = {g: o.visible for g, o in outcomes.items() if o.failed and g not in (mistake.fails, *mistake.also_fails)}
     assert not others, "the slip also costs other test cells:\n" + "\n".join(f"{g}:\n{e}" for g, e in others.items())

@@ -47,9 +47,14 @@ def release_differences(release_dir, assignment):
     fresh = {p.name: p for p in (release_dir / assignment).glob("*.ipynb")}
     shipped = {p.name: p for p in (ROOT / "notebooks" / assignment).glob("*.ipynb")}
     diffs = [f"missing from notebooks/{assignment}: {n}" for n in sorted(fresh.keys() - shipped.keys())]
-    diffs += [f"not generated from solutions/: notebooks/{assignment}/{n}" for n in sorted(shipped.keys() - fresh.keys())]
-    diffs += [f"stale: notebooks/{assignment}/{n}" for n in sorted(fresh.keys() & shipped.keys())
-              if _canonical(fresh[n]) != _canonical(shipped[n])]
+    diffs += [
+        f"not generated from solutions/: notebooks/{assignment}/{n}" for n in sorted(shipped.keys() - fresh.keys())
+    ]
+    diffs += [
+        f"stale: notebooks/{assignment}/{n}"
+        for n in sorted(fresh.keys() & shipped.keys())
+        if _canonical(fresh[n]) != _canonical(shipped[n])
+    ]
     return diffs
 
 
@@ -106,9 +111,15 @@ def test_graded_by_nbgrader(assignment, course_copy):
     earned = [s for s in scores["unmodified"] if s.points > 0]
     assert not earned, "test cells that pass without any work:\n" + describe(earned)
     lost = [s for s in scores["perfect"] if s.points < s.max_points]
-    graded = read_notebook(course / "autograder" / "autograded" / "perfect" / assignment / source_notebook(assignment).name)
-    assert not lost, "the reference answers lose points:\n" + describe(lost) + "\nfirst error: " + first_error(
-        graded, source_notebook(assignment))
+    graded = read_notebook(
+        course / "autograder" / "autograded" / "perfect" / assignment / source_notebook(assignment).name
+    )
+    assert not lost, (
+        "the reference answers lose points:\n"
+        + describe(lost)
+        + "\nfirst error: "
+        + first_error(graded, source_notebook(assignment))
+    )
 
 
 def test_setup_cell_follows_the_configuration(assignment):
@@ -120,5 +131,6 @@ def test_setup_cell_follows_the_configuration(assignment):
     nb = read_notebook(source_notebook(assignment))
     assert nbgrader_meta(nb.cells[1]).get("grade_id") == SETUP_ID and nbgrader_meta(nb.cells[1]).get("locked")
     assert nbformat.writes(with_setup_cell(nb, source_notebook(assignment).name)) == nbformat.writes(nb), (
-        f"the setup cell of {assignment} does not follow _config.yml: run `make release`")
+        f"the setup cell of {assignment} does not follow _config.yml: run `make release`"
+    )
     assert "git+https://github.com/gptcourse" not in release_notebook(assignment).read_text()

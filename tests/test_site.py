@@ -70,8 +70,9 @@ def test_every_page_works_offline(site, server, browser):
                 problems.append("math is not typeset (no mjx-container)")
             if page.locator("mjx-merror").count():
                 problems.append(f"MathJax errors: {page.locator('mjx-merror').first.inner_text()}")
-        broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
-                               ".map(i => i.src)")
+        broken = page.evaluate(
+            "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+        )
         problems += [f"image does not load: {src}" for src in broken]
         if page.locator("div.cell div.highlight, div.highlight-ipython3").count():
             page.wait_for_timeout(300)

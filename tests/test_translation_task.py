@@ -19,7 +19,8 @@ def test_translate_applies_lexicon_reordering_and_agreement():
     assert tt.translate("dogs see cat".split()) == "hundoj katon vidas".split()
     assert tt.translate("big dogs see small cat".split()) == "hundoj grandaj katon etan vidas".split()
     assert tt.translate("fox chases old red birds and frogs like fox".split()) == (
-        "vulpo birdojn maljunajn rugajn casas kaj ranoj vulpon satas".split())
+        "vulpo birdojn maljunajn rugajn casas kaj ranoj vulpon satas".split()
+    )
     # the verb does not agree in the target: sees/see -> vidas
     assert tt.translate("cat sees dog".split())[-1] == tt.translate("cats see dog".split())[-1] == "vidas"
 
@@ -74,8 +75,9 @@ def test_lengths_span_3x_and_long_split_is_longer_than_training(task):
     assert min(lengths) == lo and max(lengths) == hi and hi >= 3 * lo
     assert min(len(s) for s, _ in task.long) > max(lengths)
     test_lengths = [len(s) for s, _ in task.test]
-    assert {n: test_lengths.count(n) for n in set(test_lengths)} == {n: len(task.test) // (hi - lo + 1)
-                                                                    for n in range(lo, hi + 1)}
+    assert {n: test_lengths.count(n) for n in set(test_lengths)} == {
+        n: len(task.test) // (hi - lo + 1) for n in range(lo, hi + 1)
+    }
     covered = [n for a, b in tt.LENGTH_BUCKETS for n in range(a, b + 1)]
     assert covered == list(range(lo, hi + 1))
 
@@ -100,7 +102,7 @@ def test_collate_pads_and_shifts_the_target(task):
     s_max = max(len(s) for s, _ in pairs)
     assert b.src.shape == (2, s_max) and b.src.dtype == torch.long
     assert b.src_lengths.tolist() == [len(s) for s, _ in pairs]
-    assert b.src[0, len(pairs[0][0]):].eq(0).all()
+    assert b.src[0, len(pairs[0][0]) :].eq(0).all()
     assert b.tgt_in.shape == b.tgt_out.shape == (2, max(len(t) for _, t in pairs) + 1)
     assert (b.tgt_in[:, 0] == 1).all()
     n = len(pairs[0][1])
@@ -137,6 +139,7 @@ def test_evaluate_perfect_and_empty_translators(task):
 
 def _tiny_run(task, calls, lr=0.1):
     """A stand-in training run: one linear layer, three SGD steps; counts how often it really trains."""
+
     def make_model():
         torch.manual_seed(0)
         return torch.nn.Linear(3, 2)

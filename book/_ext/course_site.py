@@ -63,16 +63,20 @@ def banner(app, pagename, templatename, context, doctree) -> None:
     wheel = app.config._course_wheel
     parts = []
     if solutions_edition():
-        parts.append('<div class="admonition important"><p class="admonition-title">Solutions edition</p>'
-                     "<p>This is the course's solutions edition: every exercise shows its notebook run with the "
-                     "reference answers, visible and hidden tests passing. Try each exercise yourself first.</p></div>")
+        parts.append(
+            '<div class="admonition important"><p class="admonition-title">Solutions edition</p>'
+            "<p>This is the course's solutions edition: every exercise shows its notebook run with the "
+            "reference answers, visible and hidden tests passing. Try each exercise yourself first.</p></div>"
+        )
     if pagename.startswith("notebooks/"):
         href = html.escape(context["pathto"](f"{WHEEL_FOLDER}/{wheel}", 1))
-        parts.append('<div class="admonition tip"><p class="admonition-title">Work on this exercise anywhere</p>'
-                     "<p>Download this notebook (the download button at the top of the page) and the course package "
-                     f'<a class="reference download" href="{href}" download>{html.escape(wheel)}</a>. Put both in one '
-                     "folder (in Colab: the Files panel), open the notebook, and run its setup cell: it installs the "
-                     "package into the notebook's kernel and never changes your PyTorch.</p></div>")
+        parts.append(
+            '<div class="admonition tip"><p class="admonition-title">Work on this exercise anywhere</p>'
+            "<p>Download this notebook (the download button at the top of the page) and the course package "
+            f'<a class="reference download" href="{href}" download>{html.escape(wheel)}</a>. Put both in one '
+            "folder (in Colab: the Files panel), open the notebook, and run its setup cell: it installs the "
+            "package into the notebook's kernel and never changes your PyTorch.</p></div>"
+        )
     if parts:
         context["body"] = "".join(parts) + context["body"]
 

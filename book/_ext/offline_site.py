@@ -28,8 +28,10 @@ NEEDED = ["tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2", 
 def mathjax_es5() -> Path:
     spec = importlib.util.find_spec("mathjax")
     if spec is None or not spec.submodule_search_locations:
-        raise ExtensionError("MathJax is not installed: run `pip install -r requirements.txt` "
-                             "(it provides django-static-mathjax, the MathJax files the site serves itself)")
+        raise ExtensionError(
+            "MathJax is not installed: run `pip install -r requirements.txt` "
+            "(it provides django-static-mathjax, the MathJax files the site serves itself)"
+        )
     es5 = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
     if not (es5 / "tex-chtml.js").is_file():
         raise ExtensionError(f"{es5}/tex-chtml.js is missing: reinstall django-static-mathjax")
@@ -52,8 +54,11 @@ def copy_mathjax(app, exception) -> None:
 def drop_thebe(app, pagename, templatename, context, doctree) -> None:
     scripts = context.get("script_files")
     if scripts:
-        context["script_files"] = [s for s in scripts if "thebe" not in str(s).lower()
-                                   and "THEBE" not in str(getattr(s, "attributes", {}).get("body", ""))]
+        context["script_files"] = [
+            s
+            for s in scripts
+            if "thebe" not in str(s).lower() and "THEBE" not in str(getattr(s, "attributes", {}).get("body", ""))
+        ]
 
 
 def setup(app):

@@ -37,23 +37,97 @@ from functools import lru_cache
 
 SEED = 2018
 
-NAMES = ["tom", "ana", "kim", "leo", "mia", "sam", "eva", "max", "zoe", "ben", "ivy", "raj", "lily", "omar",
-         "nina", "paul"]
+NAMES = [
+    "tom",
+    "ana",
+    "kim",
+    "leo",
+    "mia",
+    "sam",
+    "eva",
+    "max",
+    "zoe",
+    "ben",
+    "ivy",
+    "raj",
+    "lily",
+    "omar",
+    "nina",
+    "paul",
+]
 
 # ----- reviews (sentiment) --------------------------------------------------------------------
-POSITIVE = ["good", "great", "superb", "wonderful", "brilliant", "lovely", "charming", "delightful", "excellent",
-            "fantastic", "gripping", "moving", "stunning", "clever", "fresh", "splendid"]
-NEGATIVE = ["bad", "awful", "dull", "boring", "terrible", "dreadful", "clumsy", "tedious", "bland", "weak",
-            "messy", "poor", "lifeless", "stale", "shallow", "silly"]
+POSITIVE = [
+    "good",
+    "great",
+    "superb",
+    "wonderful",
+    "brilliant",
+    "lovely",
+    "charming",
+    "delightful",
+    "excellent",
+    "fantastic",
+    "gripping",
+    "moving",
+    "stunning",
+    "clever",
+    "fresh",
+    "splendid",
+]
+NEGATIVE = [
+    "bad",
+    "awful",
+    "dull",
+    "boring",
+    "terrible",
+    "dreadful",
+    "clumsy",
+    "tedious",
+    "bland",
+    "weak",
+    "messy",
+    "poor",
+    "lifeless",
+    "stale",
+    "shallow",
+    "silly",
+]
 WORKS = ["film", "movie", "book", "show", "play", "novel", "series", "album"]
-ASPECTS = ["story", "acting", "music", "ending", "dialogue", "cast", "pacing", "plot", "script", "humour",
-           "design", "soundtrack"]
+ASPECTS = [
+    "story",
+    "acting",
+    "music",
+    "ending",
+    "dialogue",
+    "cast",
+    "pacing",
+    "plot",
+    "script",
+    "humour",
+    "design",
+    "soundtrack",
+]
 ADVERBS = ["", "", "", "really ", "quite ", "truly ", "rather "]
 VERDICTS = {
-    1: ["i loved it .", "i would see it again .", "five stars .", "a real treat .", "highly recommended .",
-        "what a joy .", "i enjoyed every minute ."],
-    0: ["i hated it .", "a waste of time .", "one star .", "i want my money back .", "avoid it .",
-        "what a letdown .", "i left early ."],
+    1: [
+        "i loved it .",
+        "i would see it again .",
+        "five stars .",
+        "a real treat .",
+        "highly recommended .",
+        "what a joy .",
+        "i enjoyed every minute .",
+    ],
+    0: [
+        "i hated it .",
+        "a waste of time .",
+        "one star .",
+        "i want my money back .",
+        "avoid it .",
+        "what a letdown .",
+        "i left early .",
+    ],
 }
 WHEN = ["last night", "on sunday", "with friends", "at home", "yesterday", "on the train"]
 
@@ -72,8 +146,16 @@ ANIMAL_DOINGS = {
     "fish": ["swam in circles", "hid under a rock", "ate some flakes", "blew bubbles", "swam up the stream"],
 }
 SEE_VERBS = ["saw", "fed", "found", "drew", "painted", "watched", "photographed"]
-PLACES = ["in the park", "at the market", "near the river", "by the lake", "in the garden", "at home",
-          "at the zoo", "on the farm"]
+PLACES = [
+    "in the park",
+    "at the market",
+    "near the river",
+    "by the lake",
+    "in the garden",
+    "at home",
+    "at the zoo",
+    "on the farm",
+]
 LOOKS = ["small", "big", "old", "young", "brown", "white", "black", "grey"]
 
 # ----- cause and effect (multiple choice) ----------------------------------------------------
@@ -91,8 +173,16 @@ STATES = {
     "sad": ["cried a little", "talked to mum", "listened to some music"],
     "lost": ["looked at the map", "asked for directions", "checked the signs"],
 }
-BEFORE = ["after work", "after school", "in the morning", "at noon", "in the evening", "after the trip",
-          "on monday", "at the weekend"]
+BEFORE = [
+    "after work",
+    "after school",
+    "in the morning",
+    "at noon",
+    "in the evening",
+    "after the trip",
+    "on monday",
+    "at the weekend",
+]
 
 
 def zipf_choice(rng: random.Random, items: list, order_seed: int):
@@ -142,7 +232,9 @@ def _animal(rng: random.Random) -> str:
     if form == 0:
         return f"{name} has a {item} . the {kind} {doing} ."
     if form == 1:
-        return f"{name} {rng.choice(SEE_VERBS)} a {rng.choice(LOOKS)} {item} {rng.choice(PLACES)} . the {kind} {doing} ."
+        return (
+            f"{name} {rng.choice(SEE_VERBS)} a {rng.choice(LOOKS)} {item} {rng.choice(PLACES)} . the {kind} {doing} ."
+        )
     if form == 2:
         return f"a {item} is a kind of {kind} . it {doing} ."
     return f"the {item} {doing} . {name} loves that {kind} ."

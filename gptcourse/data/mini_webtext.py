@@ -55,33 +55,176 @@ BLANK = "___"  # the gap in a cloze item
 COUNTRIES = ["aldoria", "bresk", "calvany", "dorune", "estmark", "felland"]
 RIVERS = ["osk", "lune", "tamber", "rill", "varn", "esse", "morrow", "kell"]
 PRODUCTS = ["salt", "wool", "glass", "cheese", "paper", "rope", "honey", "timber", "silver", "pottery"]
-_TOWN_HEADS = ["vel", "tar", "os", "bran", "cor", "dun", "fal", "gor", "hal", "kel", "lor", "mar", "nor",
-               "pel", "ros", "sel", "tor", "var", "wen", "yar"]
+_TOWN_HEADS = [
+    "vel",
+    "tar",
+    "os",
+    "bran",
+    "cor",
+    "dun",
+    "fal",
+    "gor",
+    "hal",
+    "kel",
+    "lor",
+    "mar",
+    "nor",
+    "pel",
+    "ros",
+    "sel",
+    "tor",
+    "var",
+    "wen",
+    "yar",
+]
 _TOWN_TAILS = ["mor", "vik", "by", "dale", "ford", "holm", "ton", "wick", "stead", "gate"]
 N_TOWNS = 60  # half of them have Q/A pages; questions about the other half are the QA test
 
-PEOPLE = ["tom", "ana", "kim", "leo", "mia", "sam", "eva", "max", "zoe", "ben", "ivy", "raj", "lily", "omar",
-          "nina", "paul", "rosa", "hugo", "emma", "finn", "tara", "jon", "lena", "ravi"]
-PET_NAMES = ["rufus", "bella", "pip", "milo", "luna", "oscar", "daisy", "biscuit", "shadow", "pepper", "coco",
-             "ziggy", "bramble", "nutmeg", "pickle", "socks"]
+PEOPLE = [
+    "tom",
+    "ana",
+    "kim",
+    "leo",
+    "mia",
+    "sam",
+    "eva",
+    "max",
+    "zoe",
+    "ben",
+    "ivy",
+    "raj",
+    "lily",
+    "omar",
+    "nina",
+    "paul",
+    "rosa",
+    "hugo",
+    "emma",
+    "finn",
+    "tara",
+    "jon",
+    "lena",
+    "ravi",
+]
+PET_NAMES = [
+    "rufus",
+    "bella",
+    "pip",
+    "milo",
+    "luna",
+    "oscar",
+    "daisy",
+    "biscuit",
+    "shadow",
+    "pepper",
+    "coco",
+    "ziggy",
+    "bramble",
+    "nutmeg",
+    "pickle",
+    "socks",
+]
 ANIMALS = ["dog", "cat", "horse", "goat", "parrot", "rabbit"]
 
 #: English words the Lumic lessons teach (a third of them never appear in a glossary).
 ENGLISH_WORDS = [
-    "house", "tree", "water", "bread", "fire", "stone", "sun", "moon", "bird", "fish", "road", "door", "hand",
-    "eye", "milk", "apple", "star", "rain", "snow", "wind", "boat", "bed", "cup", "book", "song", "child",
-    "friend", "king", "horse", "cat", "dog", "salt", "river", "mountain", "forest", "flower", "egg", "ship",
-    "key", "window", "table", "chair", "shoe", "hat", "coat", "bell", "candle", "cloud", "sea", "island",
-    "wolf", "bear", "mouse", "goat", "honey", "cheese", "knife", "ring", "gold", "iron", "sword", "field",
-    "garden", "bridge", "tower", "village", "market", "school", "letter", "clock", "lamp", "basket", "rope",
-    "wheel", "feather", "leaf", "root", "seed", "grass", "sand",
+    "house",
+    "tree",
+    "water",
+    "bread",
+    "fire",
+    "stone",
+    "sun",
+    "moon",
+    "bird",
+    "fish",
+    "road",
+    "door",
+    "hand",
+    "eye",
+    "milk",
+    "apple",
+    "star",
+    "rain",
+    "snow",
+    "wind",
+    "boat",
+    "bed",
+    "cup",
+    "book",
+    "song",
+    "child",
+    "friend",
+    "king",
+    "horse",
+    "cat",
+    "dog",
+    "salt",
+    "river",
+    "mountain",
+    "forest",
+    "flower",
+    "egg",
+    "ship",
+    "key",
+    "window",
+    "table",
+    "chair",
+    "shoe",
+    "hat",
+    "coat",
+    "bell",
+    "candle",
+    "cloud",
+    "sea",
+    "island",
+    "wolf",
+    "bear",
+    "mouse",
+    "goat",
+    "honey",
+    "cheese",
+    "knife",
+    "ring",
+    "gold",
+    "iron",
+    "sword",
+    "field",
+    "garden",
+    "bridge",
+    "tower",
+    "village",
+    "market",
+    "school",
+    "letter",
+    "clock",
+    "lamp",
+    "basket",
+    "rope",
+    "wheel",
+    "feather",
+    "leaf",
+    "root",
+    "seed",
+    "grass",
+    "sand",
 ]
 _LUMIC_CONSONANTS = "bdfgklmnprstvz"
 _LUMIC_VOWELS = "aeiou"
 
 # ----- reviews -------------------------------------------------------------------------------
-POSITIVE = ["good", "great", "wonderful", "superb", "lovely", "excellent", "brilliant", "charming", "delightful",
-            "fine"]
+POSITIVE = [
+    "good",
+    "great",
+    "wonderful",
+    "superb",
+    "lovely",
+    "excellent",
+    "brilliant",
+    "charming",
+    "delightful",
+    "fine",
+]
 NEGATIVE = ["bad", "terrible", "awful", "dull", "dreadful", "bland", "poor", "boring", "clumsy", "weak"]
 THINGS = {  # what is reviewed -> the aspects a review talks about
     "film": ["story", "acting", "music", "ending", "camera work", "cast"],
@@ -92,10 +235,22 @@ THINGS = {  # what is reviewed -> the aspects a review talks about
 ADVERBS = ["", "", "", "really ", "quite ", "very ", "rather "]
 #: How training reviews end, by sentiment (1 positive, 0 negative); ``{adj}`` is a word of that sentiment.
 VERDICTS = {
-    1: ["overall , it was {adj} .", "i loved it .", "five stars .", "i would go again .", "highly recommended .",
-        "in the end , a {adj} {thing} ."],
-    0: ["overall , it was {adj} .", "i hated it .", "one star .", "never again .", "a waste of money .",
-        "in the end , a {adj} {thing} ."],
+    1: [
+        "overall , it was {adj} .",
+        "i loved it .",
+        "five stars .",
+        "i would go again .",
+        "highly recommended .",
+        "in the end , a {adj} {thing} .",
+    ],
+    0: [
+        "overall , it was {adj} .",
+        "i hated it .",
+        "one star .",
+        "never again .",
+        "a waste of money .",
+        "in the end , a {adj} {thing} .",
+    ],
 }
 #: The held-out sentiment prompt: a review, then this phrase (it occurs in no training document);
 #: the model's answer is read off its probabilities for the POSITIVE and the NEGATIVE words.
@@ -165,8 +320,14 @@ def world() -> World:
     words = list(ENGLISH_WORDS)
     rng.shuffle(words)
     n_test_words = len(words) // 3
-    return World(towns=towns, qa_towns=towns[: N_TOWNS // 2], test_towns=towns[N_TOWNS // 2:], lexicon=lexicon,
-                 glossary_words=tuple(words[n_test_words:]), test_words=tuple(words[:n_test_words]))
+    return World(
+        towns=towns,
+        qa_towns=towns[: N_TOWNS // 2],
+        test_towns=towns[N_TOWNS // 2 :],
+        lexicon=lexicon,
+        glossary_words=tuple(words[n_test_words:]),
+        test_words=tuple(words[:n_test_words]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,17 +342,29 @@ def review_body(rng: random.Random, label: int, thing: str) -> str:
     """
     own, other = (POSITIVE, NEGATIVE) if label else (NEGATIVE, POSITIVE)
     aspects = rng.sample(THINGS[thing], 3)
-    opener = rng.choice([f"we tried the {thing} last {rng.choice(DAYS)} .", f"i went with {rng.choice(PEOPLE)} .",
-                         f"this {thing} is in {rng.choice(world().towns).name} .", ""])
+    opener = rng.choice(
+        [
+            f"we tried the {thing} last {rng.choice(DAYS)} .",
+            f"i went with {rng.choice(PEOPLE)} .",
+            f"this {thing} is in {rng.choice(world().towns).name} .",
+            "",
+        ]
+    )
     sentences = [opener] if opener else []
     sentences.append(f"the {aspects[0]} was {rng.choice(ADVERBS)}{rng.choice(own)} .")
     if rng.random() < 0.3:
         sentences.append(f"only the {aspects[1]} was {rng.choice(other)} .")
     else:
         sentences.append(f"the {aspects[1]} was {rng.choice(own)} too .")
-    sentences.append(rng.choice([f"i found the {aspects[2]} {rng.choice(own)} .",
-                                 f"and the {aspects[2]} ? {rng.choice(own)} .",
-                                 f"{rng.choice(PEOPLE)} said the {aspects[2]} was {rng.choice(own)} ."]))
+    sentences.append(
+        rng.choice(
+            [
+                f"i found the {aspects[2]} {rng.choice(own)} .",
+                f"and the {aspects[2]} ? {rng.choice(own)} .",
+                f"{rng.choice(PEOPLE)} said the {aspects[2]} was {rng.choice(own)} .",
+            ]
+        )
+    )
     return " ".join(sentences)
 
 
@@ -205,16 +378,39 @@ def review(rng: random.Random) -> str:
 def encyclopedia(rng: random.Random, town: Town) -> str:
     """An article about ``town``: its three facts in one of several phrasings, in a random order."""
     facts = [
-        rng.choice([f"{town.name} is a town in {town.country} .", f"{town.name} lies in the north of {town.country} .",
-                    f"the town of {town.name} is in {town.country} ."]),
-        rng.choice([f"it lies on the river {town.river} .", f"the river {town.river} flows through {town.name} .",
-                    f"{town.name} was built on the banks of the river {town.river} ."]),
-        rng.choice([f"it is known for its {town.product} .", f"{town.name} is famous for {town.product} .",
-                    f"most people in {town.name} make {town.product} ."]),
+        rng.choice(
+            [
+                f"{town.name} is a town in {town.country} .",
+                f"{town.name} lies in the north of {town.country} .",
+                f"the town of {town.name} is in {town.country} .",
+            ]
+        ),
+        rng.choice(
+            [
+                f"it lies on the river {town.river} .",
+                f"the river {town.river} flows through {town.name} .",
+                f"{town.name} was built on the banks of the river {town.river} .",
+            ]
+        ),
+        rng.choice(
+            [
+                f"it is known for its {town.product} .",
+                f"{town.name} is famous for {town.product} .",
+                f"most people in {town.name} make {town.product} .",
+            ]
+        ),
     ]
     rng.shuffle(facts)
-    extra = rng.choice(["it has a market every week .", "the winters there are long .", "about a thousand people live there .",
-                        "the old bridge is worth a visit .", "its school is the oldest in the region .", ""])
+    extra = rng.choice(
+        [
+            "it has a market every week .",
+            "the winters there are long .",
+            "about a thousand people live there .",
+            "the old bridge is worth a visit .",
+            "its school is the oldest in the region .",
+            "",
+        ]
+    )
     return " ".join([f"{town.name} ( town ) :"] + facts + ([extra] if extra else []))
 
 
@@ -239,8 +435,13 @@ def lesson(rng: random.Random) -> str:
     """A language-learning page: what two or three English words are in Lumic, in varied phrasings."""
     lex = world().lexicon
     words = rng.sample(ENGLISH_WORDS, rng.randint(2, 3))
-    forms = ["in lumic , the word for {e} is {l} .", "the lumic word {l} means {e} .", "{l} is lumic for {e} .",
-             "if you want to say {e} in lumic , say {l} .", "a {e} is called a {l} in lumic ."]
+    forms = [
+        "in lumic , the word for {e} is {l} .",
+        "the lumic word {l} means {e} .",
+        "{l} is lumic for {e} .",
+        "if you want to say {e} in lumic , say {l} .",
+        "a {e} is called a {l} in lumic .",
+    ]
     sentences = [rng.choice(forms).format(e=w, l=lex[w]) for w in words]
     return " ".join([rng.choice(["lumic lesson :", "learn lumic :", "my lumic notes :"])] + sentences)
 
@@ -278,30 +479,53 @@ def story(rng: random.Random) -> Story:
     pet, other_pet = rng.sample(PET_NAMES, 2)
     animal, other_animal = rng.sample(ANIMALS, 2)
     town = rng.choice(world().towns).name
-    opening = rng.choice([f"{owner} lived in {town} with a {animal} called {pet} .",
-                          f"{owner} had a {animal} named {pet} .",
-                          f"{pet} was a young {animal} who lived with {owner} in {town} ."])
-    about_pet = rng.choice([f"{owner} took {pet} for a walk by the river .", f"{pet} slept by the fire all morning .",
-                            f"{pet} was hungry , so {owner} gave the {animal} some {rng.choice(FOODS)} ."])
-    fillers = [f"one {rng.choice(DAYS)} , {owner} went to the market .",
-               f"there was a lot of {rng.choice(WEATHER)} that week .",
-               f"{owner} bought some {rng.choice(FOODS)} and a new {rng.choice(OBJECTS)} .",
-               f"the river was high after the {rng.choice(WEATHER)} .",
-               "it was a long walk back .",
-               "the market was full of people ."]
+    opening = rng.choice(
+        [
+            f"{owner} lived in {town} with a {animal} called {pet} .",
+            f"{owner} had a {animal} named {pet} .",
+            f"{pet} was a young {animal} who lived with {owner} in {town} .",
+        ]
+    )
+    about_pet = rng.choice(
+        [
+            f"{owner} took {pet} for a walk by the river .",
+            f"{pet} slept by the fire all morning .",
+            f"{pet} was hungry , so {owner} gave the {animal} some {rng.choice(FOODS)} .",
+        ]
+    )
+    fillers = [
+        f"one {rng.choice(DAYS)} , {owner} went to the market .",
+        f"there was a lot of {rng.choice(WEATHER)} that week .",
+        f"{owner} bought some {rng.choice(FOODS)} and a new {rng.choice(OBJECTS)} .",
+        f"the river was high after the {rng.choice(WEATHER)} .",
+        "it was a long walk back .",
+        "the market was full of people .",
+    ]
     rng.shuffle(fillers)
-    meeting = rng.choice([f"at the market , {owner} met {friend} , who had a {other_animal} called {other_pet} .",
-                          f"on the way , {owner} met {friend} and a {other_animal} called {other_pet} ."])
-    middle = [about_pet] + fillers[:1] + [meeting] + fillers[1: 1 + rng.randint(1, 3)]
+    meeting = rng.choice(
+        [
+            f"at the market , {owner} met {friend} , who had a {other_animal} called {other_pet} .",
+            f"on the way , {owner} met {friend} and a {other_animal} called {other_pet} .",
+        ]
+    )
+    middle = [about_pet] + fillers[:1] + [meeting] + fillers[1 : 1 + rng.randint(1, 3)]
     if rng.random() < 0.6:
         target = pet
-        ending = rng.choice([f"when {owner} came home , the {animal} came running . {owner} smiled and said hello to",
-                             f"that evening , {owner} fed the {animal} . there was nobody {owner} loved more than",
-                             f"back at home , {owner} told the {animal} about the day . the {animal} was"])
+        ending = rng.choice(
+            [
+                f"when {owner} came home , the {animal} came running . {owner} smiled and said hello to",
+                f"that evening , {owner} fed the {animal} . there was nobody {owner} loved more than",
+                f"back at home , {owner} told the {animal} about the day . the {animal} was",
+            ]
+        )
     else:
         target = other_pet
-        ending = rng.choice([f"{friend} waved goodbye and walked home with the {other_animal} , good old",
-                             f"later , {owner} thought about the {other_animal} at the market . its name was"])
+        ending = rng.choice(
+            [
+                f"{friend} waved goodbye and walked home with the {other_animal} , good old",
+                f"later , {owner} thought about the {other_animal} at the market . its name was",
+            ]
+        )
     text = " ".join([opening] + middle + [ending, target, "."])
     return Story(text, ending, target, owner, friend, pet, animal, other_pet, other_animal)
 
@@ -327,21 +551,31 @@ def news(rng: random.Random, distractor: bool = False) -> NewsItem:
     town, other = rng.sample(world().towns, 2)
     event, role = rng.choice(EVENTS), rng.choice(ROLES)
     host, seller = rng.sample(PEOPLE, 2)
-    sentences = [f"{town.name} held its {event} on {rng.choice(DAYS)} .",
-                 f"{host} , the {role} , opened the {event} .",
-                 f"about {rng.choice(['two', 'three', 'five', 'eight'])} hundred people came , some from {other.name} .",
-                 rng.choice([f"the {rng.choice(WEATHER)} did not stop anyone .", "the weather was fine all day .",
-                             "the band played until late ."]),
-                 f"{seller} sold {town.product} at a stall by the river {town.river} ."]
+    sentences = [
+        f"{town.name} held its {event} on {rng.choice(DAYS)} .",
+        f"{host} , the {role} , opened the {event} .",
+        f"about {rng.choice(['two', 'three', 'five', 'eight'])} hundred people came , some from {other.name} .",
+        rng.choice(
+            [
+                f"the {rng.choice(WEATHER)} did not stop anyone .",
+                "the weather was fine all day .",
+                "the band played until late .",
+            ]
+        ),
+        f"{seller} sold {town.product} at a stall by the river {town.river} .",
+    ]
     first, rest = sentences[0], sentences[1:]
     rng.shuffle(rest)
-    summary = rng.choice([f"{town.name} had its {event} , opened by {host} .",
-                          f"the {role} {host} opened the {event} in {town.name} ."])
+    summary = rng.choice(
+        [f"{town.name} had its {event} , opened by {host} .", f"the {role} {host} opened the {event} in {town.name} ."]
+    )
     if distractor:
         last_host = rng.choice([p for p in PEOPLE if p not in (host, seller)])
         last_role = rng.choice([r for r in ROLES if r != role])
         last_event = rng.choice([e for e in EVENTS if e != event])
-        rest.insert(rng.randrange(len(rest) + 1), f"last year , {last_host} , the {last_role} , opened the {last_event} .")
+        rest.insert(
+            rng.randrange(len(rest) + 1), f"last year , {last_host} , the {last_role} , opened the {last_event} ."
+        )
     return NewsItem(" ".join([first] + rest), summary, town.name, event, host)
 
 
@@ -556,6 +790,14 @@ def heldout_documents(n_docs: int = 24, seed: int = EVAL_SEED + 7) -> list:
 
 def evaluation_sets() -> dict:
     """Every held-out set, by name (what chapter 6 evaluates)."""
-    return {"lambada": lambada_set(), "cbt_ne": cloze_set("NE"), "cbt_cn": cloze_set("CN"),
-            "sentiment": sentiment_set(), "translation": translation_task(), "qa": qa_task(),
-            "tldr": tldr_set(), "tldr_distractor": tldr_set(distractor=True), "heldout": heldout_documents()}
+    return {
+        "lambada": lambada_set(),
+        "cbt_ne": cloze_set("NE"),
+        "cbt_cn": cloze_set("CN"),
+        "sentiment": sentiment_set(),
+        "translation": translation_task(),
+        "qa": qa_task(),
+        "tldr": tldr_set(),
+        "tldr_distractor": tldr_set(distractor=True),
+        "heldout": heldout_documents(),
+    }

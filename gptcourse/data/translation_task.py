@@ -150,9 +150,9 @@ def reference_alignment(source: Sequence[str]) -> list[int]:
     start = 0
     for end in [i for i, w in enumerate(source) if w == CONJUNCTION[0]] + [len(source)]:
         v = next(i for i in range(start, end) if source[i] in _VERB_OF)
-        out += [v - 1] + list(range(start, v - 1))      # subject: the noun, then its adjectives
+        out += [v - 1] + list(range(start, v - 1))  # subject: the noun, then its adjectives
         out += [end - 1] + list(range(v + 1, end - 1))  # object: the same
-        out += [v, end]                                 # the verb, then "and"
+        out += [v, end]  # the verb, then "and"
         start = end + 1
     return out[:-1]
 
@@ -235,7 +235,7 @@ class Vocab:
     def decode(self, ids) -> list[str]:
         """Words of ``ids`` up to the first ``<eos>``, with ``<pad>`` and ``<sos>`` dropped."""
         words = []
-        for i in (ids.tolist() if hasattr(ids, "tolist") else ids):
+        for i in ids.tolist() if hasattr(ids, "tolist") else ids:
             if i == self.eos_id:
                 break
             if i not in (self.pad_id, self.sos_id):
@@ -301,8 +301,9 @@ class TranslationTask:
     def collate(self, pairs: Sequence[Pair]) -> Batch:
         return collate(pairs, self.src_vocab, self.tgt_vocab)
 
-    def batches(self, split: str = "train", batch_size: int = 64, shuffle: bool = True,
-                seed: int = 0) -> Iterator[Batch]:
+    def batches(
+        self, split: str = "train", batch_size: int = 64, shuffle: bool = True, seed: int = 0
+    ) -> Iterator[Batch]:
         """One pass over a split in batches; ``shuffle`` uses its own seeded generator."""
         pairs = list(getattr(self, split))
         if shuffle:
@@ -339,8 +340,9 @@ def _sample_split(rng: random.Random, n: int, lengths: tuple[int, int], exclude:
     return pairs
 
 
-def make_task(seed: int = 0, n_train: int = 20_000, n_valid: int = 600, n_test: int = 1_200,
-              n_long: int = 600) -> TranslationTask:
+def make_task(
+    seed: int = 0, n_train: int = 20_000, n_valid: int = 600, n_test: int = 1_200, n_long: int = 600
+) -> TranslationTask:
     """The task with its splits: deterministic for a given ``seed``; no sentence is in two splits.
 
     ``train``, ``valid`` and ``test`` have source lengths :data:`TRAIN_LENGTHS` (each length
@@ -354,7 +356,12 @@ def make_task(seed: int = 0, n_train: int = 20_000, n_valid: int = 600, n_test: 
     long = _sample_split(rng, n_long, LONG_LENGTHS, set())
     rng.shuffle(train)
     src_words = [w for forms in list(NOUNS) + list(VERBS) for w in forms] + list(ADJECTIVES) + [CONJUNCTION[0]]
-    tgt_words = [inflect(stem, pos, pl, acc) for stems, pos in ((NOUNS.values(), "noun"), (ADJECTIVES.values(), "adj"))
-                 for stem in stems for pl in (False, True) for acc in (False, True)]
+    tgt_words = [
+        inflect(stem, pos, pl, acc)
+        for stems, pos in ((NOUNS.values(), "noun"), (ADJECTIVES.values(), "adj"))
+        for stem in stems
+        for pl in (False, True)
+        for acc in (False, True)
+    ]
     tgt_words += list(VERBS.values()) + [CONJUNCTION[1]]
     return TranslationTask(Vocab(src_words), Vocab(tgt_words), train, valid, test, long, seed=seed)
