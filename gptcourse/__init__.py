@@ -31,11 +31,14 @@ later chapters import it.
 ``python -m gptcourse pretrain ch04|ch05|ch06`` remakes the shipped checkpoints.
 """
 
+from __future__ import annotations
+
 import io
 import os
 import random
 import sys
 from importlib import metadata
+from typing import Any, Iterable
 
 #: The course package's version: the one place it is written (pyproject.toml reads it from here).
 __version__ = "0.2.0"
@@ -106,7 +109,7 @@ class _FinalStateBar(_TextBar):
             print(final, flush=True)
 
 
-def progress(iterable, **kwargs):
+def progress(iterable: Iterable[Any], **kwargs: Any) -> _TextBar:
     """A tqdm progress bar over ``iterable``: a widget in Jupyter, text in a terminal.
 
     On the book's pages (their build sets ``GPTCOURSE_TEXT_PROGRESS=1``) it prints only the bar's final

@@ -61,7 +61,9 @@ class CountLM:
     k) fits the training text better, and, with little data, generalises worse.
     """
 
-    def __init__(self, tokens: Sequence[Token], k: int, alpha: float = 1.0, vocab: Sequence[Token] | None = None):
+    def __init__(
+        self, tokens: Sequence[Token], k: int, alpha: float = 1.0, vocab: Sequence[Token] | None = None
+    ) -> None:
         if k < 0:
             raise ValueError(f"CountLM: the context size k must be >= 0, got k={k}")
         if alpha <= 0:
@@ -137,8 +139,8 @@ GPT_FAMILY = [
         2023,
         None,
         "not disclosed (accepts image and text input)",
-        None,
-        "multimodal input; size and architecture not disclosed",
+        8192,
+        "multimodal input; 32,768-token context for gpt-4-32k; size and architecture not disclosed",
     ),
 ]
 

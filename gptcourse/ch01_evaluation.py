@@ -11,10 +11,13 @@ Every model of chapters 1-3 is evaluated the same way, on the ``test`` and ``lon
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from gptcourse import style
 from gptcourse.data.translation_task import LENGTH_BUCKETS, LONG_BUCKET, Pair
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def exact_match(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
@@ -50,7 +53,7 @@ def accuracy_by_length(
     sources: Sequence[Sequence[str]],
     predictions: Sequence[Sequence[str]],
     references: Sequence[Sequence[str]],
-    buckets=LENGTH_BUCKETS,
+    buckets: Sequence[tuple[int, int]] = LENGTH_BUCKETS,
 ) -> list[dict]:
     """Exact match and token accuracy per source-length bucket.
 
@@ -81,7 +84,7 @@ def accuracy_by_length(
 def evaluate(
     translate_fn: Callable[[list[list[str]]], list[list[str]]],
     pairs: Sequence[Pair],
-    buckets=None,
+    buckets: Sequence[tuple[int, int]] | None = None,
     batch_size: int = 500,
 ) -> list[dict]:
     """Translate ``pairs``' sources with ``translate_fn`` (batches of word lists in, word lists out)
@@ -111,7 +114,12 @@ def evaluate(
     return rows
 
 
-def plot_accuracy_by_length(results: dict, metric: str = "exact_match", ax=None, colors=None):
+def plot_accuracy_by_length(
+    results: dict[str, list[dict]],
+    metric: str = "exact_match",
+    ax: Axes | None = None,
+    colors: dict[str, str] | None = None,
+) -> Axes:
     """Draw accuracy against source length, one line per model, the ``long`` bucket shaded.
 
     ``results`` maps a model name to the rows of :func:`evaluate` (the test split's and the long

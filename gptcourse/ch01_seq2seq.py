@@ -26,12 +26,13 @@ can be trained and decoded by :func:`teacher_forcing_logits`, :func:`train` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from gptcourse.data.translation_task import TranslationTask, Vocab
+from gptcourse.data.translation_task import Batch, TranslationTask, Vocab
 from gptcourse.training import fit, train_cached
 
 
@@ -47,12 +48,12 @@ class Seq2SeqConfig:
 class Encoder(nn.Module):
     """h_s = GRU(E_src[x_s], h_{s-1}); returns all states h_1..h_S and the context c = h_S of each sentence."""
 
-    def __init__(self, vocab_size, d_emb, d_hidden, pad_id=0):
+    def __init__(self, vocab_size: int, d_emb: int, d_hidden: int, pad_id: int = 0) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, d_emb, padding_idx=pad_id)
         self.rnn = nn.GRU(d_emb, d_hidden, batch_first=True)
 
-    def forward(self, src, src_lengths):
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """src (B, S) ids, right-padded; src_lengths (B,). Returns states (B, S, H) and context (B, H)."""
         states, _ = self.rnn(self.embed(src))
         # the state after each sentence's last real word (padding comes after it, so it is untouched)
@@ -63,13 +64,15 @@ class Encoder(nn.Module):
 class DecoderStep(nn.Module):
     """One decoder step: s_t = GRU([E_tgt[y_{t-1}]; c], s_{t-1}), logits = W_o [s_t; c] + b_o."""
 
-    def __init__(self, vocab_size, d_emb, d_hidden, d_context, pad_id=0):
+    def __init__(self, vocab_size: int, d_emb: int, d_hidden: int, d_context: int, pad_id: int = 0) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, d_emb, padding_idx=pad_id)
         self.cell = nn.GRUCell(d_emb + d_context, d_hidden)
         self.out = nn.Linear(d_hidden + d_context, vocab_size)
 
-    def forward(self, y_prev, s_prev, context):
+    def forward(
+        self, y_prev: torch.Tensor, s_prev: torch.Tensor, context: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """y_prev (B,) ids, s_prev (B, H), context (B, C). Returns logits (B, V) and s_t (B, H)."""
         x = torch.cat([self.embed(y_prev), context], dim=-1)
         s = self.cell(x, s_prev)
@@ -80,24 +83,28 @@ class DecoderStep(nn.Module):
 class Seq2Seq(nn.Module):
     """The encoder-decoder: the decoder sees the source only through the context vector c."""
 
-    def __init__(self, config: Seq2SeqConfig):
+    def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__()
         self.config = config
         self.encoder = Encoder(config.src_vocab_size, config.d_emb, config.d_hidden, config.pad_id)
         self.decoder = DecoderStep(config.tgt_vocab_size, config.d_emb, config.d_hidden, config.d_hidden, config.pad_id)
 
-    def encode(self, src, src_lengths):
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The decoder's starting state: (s_0, c) with s_0 = c."""
         _, context = self.encoder(src, src_lengths)
         return context, context
 
-    def step(self, y_prev, state):
+    def step(
+        self, y_prev: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         s_prev, context = state
         logits, s = self.decoder(y_prev, s_prev, context)
         return logits, (s, context)
 
 
-def teacher_forcing_logits(model, src, src_lengths, tgt_in):
+def teacher_forcing_logits(
+    model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
+) -> torch.Tensor:
     """Run the decoder over the reference inputs ``<sos> y_1 .. y_n``: logits (B, T, V) for y_1 .. y_n ``<eos>``."""
     state = model.encode(src, src_lengths)
     logits = []
@@ -107,7 +114,7 @@ def teacher_forcing_logits(model, src, src_lengths, tgt_in):
     return torch.stack(logits, dim=1)
 
 
-def masked_cross_entropy(logits, targets, pad_id=0):
+def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     """Mean of -log P(y_t) over the real (non-``<pad>``) target positions.
 
     logits (B, T, V), targets (B, T). Padding positions add nothing and do not count in the mean.
@@ -118,14 +125,16 @@ def masked_cross_entropy(logits, targets, pad_id=0):
     return (nll * mask).sum() / mask.sum()
 
 
-def seq2seq_loss(model, batch, pad_id=0):
+def seq2seq_loss(model: nn.Module, batch: Batch, pad_id: int = 0) -> torch.Tensor:
     """The teacher-forced training loss of one :class:`~gptcourse.data.translation_task.Batch`."""
     logits = teacher_forcing_logits(model, batch.src, batch.src_lengths, batch.tgt_in)
     return masked_cross_entropy(logits, batch.tgt_out, pad_id)
 
 
 @torch.no_grad()
-def greedy_decode(model, src, src_lengths, max_len, sos_id=1, eos_id=2):
+def greedy_decode(
+    model: Any, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int, sos_id: int = 1, eos_id: int = 2
+) -> torch.Tensor:
     """Translate by feeding back the most probable word, from ``<sos>`` until ``<eos>`` (or ``max_len`` words).
 
     Returns a (B, T) LongTensor of predicted ids, T <= max_len; a sentence's ids stop at its first
@@ -145,7 +154,9 @@ def greedy_decode(model, src, src_lengths, max_len, sos_id=1, eos_id=2):
     return torch.stack(out, dim=1)
 
 
-def translator(model, task: TranslationTask, extra_words: int = 5):
+def translator(
+    model: nn.Module, task: TranslationTask, extra_words: int = 5
+) -> Callable[[list[list[str]]], list[list[str]]]:
     """A function list-of-source-word-lists -> list-of-predicted-word-lists (for :func:`gptcourse.ch01_evaluation.evaluate`)."""
 
     def translate_fn(sources):
@@ -172,7 +183,7 @@ class TrainConfig:
 
 
 def train(
-    model,
+    model: nn.Module,
     task: TranslationTask,
     config: TrainConfig = TrainConfig(),
     show_progress: bool = True,
@@ -204,7 +215,7 @@ def build_and_train(
     train_config: TrainConfig = TrainConfig(),
     show_progress: bool = True,
     reuse: bool = False,
-):
+) -> tuple[Seq2Seq, list[float]]:
     """Chapter 1's experiment in one call: a seeded :class:`Seq2Seq`, trained; returns (model, losses).
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn as nn
@@ -31,6 +32,10 @@ from gptcourse import style
 from gptcourse.ch01_seq2seq import DecoderStep, Encoder, TrainConfig, greedy_decode, train
 from gptcourse.data.translation_task import TranslationTask, Vocab
 from gptcourse.training import train_cached
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
 
 
 @dataclass
@@ -44,7 +49,7 @@ class AttentionConfig:
     pad_id: int = Vocab.pad_id
 
 
-def soft_lookup(query, keys, values):
+def soft_lookup(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """A dictionary lookup made differentiable: softmax(keys . query)-weighted average of the values.
 
     query (H,), keys (S, H), values (S, D) -> (D,). A Python dict returns the value whose key
@@ -54,7 +59,7 @@ def soft_lookup(query, keys, values):
     return weights @ values
 
 
-def dot_score(query, keys):
+def dot_score(query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     """e_i = s^T h_i for every source position: query (B, H), keys (B, S, H) -> scores (B, S)."""
     return torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)
 
@@ -62,18 +67,18 @@ def dot_score(query, keys):
 class AdditiveScore(nn.Module):
     """e_i = v^T tanh(W_q s + W_k h_i) (Bahdanau et al. 2015): query (B, Hq), keys (B, S, Hk) -> (B, S)."""
 
-    def __init__(self, d_query, d_key, d_attn):
+    def __init__(self, d_query: int, d_key: int, d_attn: int) -> None:
         super().__init__()
         self.W_q = nn.Linear(d_query, d_attn, bias=False)
         self.W_k = nn.Linear(d_key, d_attn, bias=False)
         self.v = nn.Linear(d_attn, 1, bias=False)
 
-    def forward(self, query, keys):
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         hidden = torch.tanh(self.W_q(query).unsqueeze(1) + self.W_k(keys))
         return self.v(hidden).squeeze(-1)
 
 
-def masked_softmax(scores, mask):
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """alpha_i = exp(e_i) / sum_j exp(e_j) over the real positions; padded positions get exactly 0.
 
     scores (B, S); mask (B, S) bool, True at real source words.
@@ -82,12 +87,12 @@ def masked_softmax(scores, mask):
     return torch.softmax(scores, dim=-1)
 
 
-def context_vector(weights, values):
+def context_vector(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """c = sum_i alpha_i h_i: weights (B, S), values (B, S, H) -> (B, H)."""
     return torch.bmm(weights.unsqueeze(1), values).squeeze(1)
 
 
-def source_mask(src_lengths, max_len):
+def source_mask(src_lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     """(B, S) bool mask, True at the first src_lengths[b] positions of row b."""
     return torch.arange(max_len, device=src_lengths.device)[None, :] < src_lengths[:, None]
 
@@ -95,12 +100,16 @@ def source_mask(src_lengths, max_len):
 class AttentionDecoderStep(nn.Module):
     """One step with attention: c_t from s_{t-1} and the encoder states, then chapter 1's decoder step with c_t."""
 
-    def __init__(self, vocab_size, d_emb, d_hidden, d_attn, score="additive", pad_id=0):
+    def __init__(
+        self, vocab_size: int, d_emb: int, d_hidden: int, d_attn: int, score: str = "additive", pad_id: int = 0
+    ) -> None:
         super().__init__()
         self.score = AdditiveScore(d_hidden, d_hidden, d_attn) if score == "additive" else dot_score
         self.step = DecoderStep(vocab_size, d_emb, d_hidden, d_hidden, pad_id)
 
-    def forward(self, y_prev, s_prev, enc_states, src_mask):
+    def forward(
+        self, y_prev: torch.Tensor, s_prev: torch.Tensor, enc_states: torch.Tensor, src_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns logits (B, V), s_t (B, H) and the attention weights alpha_t (B, S)."""
         alpha = masked_softmax(self.score(s_prev, enc_states), src_mask)
         context = context_vector(alpha, enc_states)
@@ -111,7 +120,7 @@ class AttentionDecoderStep(nn.Module):
 class AttentionSeq2Seq(nn.Module):
     """Chapter 1's encoder and decoder, the decoder attending to every encoder state at every step."""
 
-    def __init__(self, config: AttentionConfig):
+    def __init__(self, config: AttentionConfig) -> None:
         super().__init__()
         self.config = config
         self.encoder = Encoder(config.src_vocab_size, config.d_emb, config.d_hidden, config.pad_id)
@@ -119,12 +128,16 @@ class AttentionSeq2Seq(nn.Module):
             config.tgt_vocab_size, config.d_emb, config.d_hidden, config.d_attn, config.score, config.pad_id
         )
 
-    def encode(self, src, src_lengths):
+    def encode(
+        self, src: torch.Tensor, src_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None]:
         """The decoder's state: (s_0 = h_S, all encoder states, the source mask, the last weights)."""
         states, last = self.encoder(src, src_lengths)
         return last, states, source_mask(src_lengths, src.size(1)), None
 
-    def step(self, y_prev, state):
+    def step(
+        self, y_prev: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
         s_prev, states, mask, _ = state
         logits, s, alpha = self.decoder(y_prev, s_prev, states, mask)
         return logits, (s, states, mask, alpha)
@@ -145,14 +158,18 @@ class _RecordingSteps:
         return logits, state
 
 
-def greedy_decode_with_attention(model, src, src_lengths, max_len, sos_id=1, eos_id=2):
+def greedy_decode_with_attention(
+    model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, max_len: int, sos_id: int = 1, eos_id: int = 2
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Chapter 1's greedy decoding, also returning the attention weights: ids (B, T) and alpha (B, T, S)."""
     recorder = _RecordingSteps(model)
     ids = greedy_decode(recorder, src, src_lengths, max_len, sos_id, eos_id)
     return ids, torch.stack(recorder.weights, dim=1)
 
 
-def alignment(model, task: TranslationTask, source_words, extra_words: int = 5):
+def alignment(
+    model: nn.Module, task: TranslationTask, source_words: Sequence[str], extra_words: int = 5
+) -> tuple[list[str], torch.Tensor]:
     """Translate one sentence; returns (predicted words, weights (len(pred)+1, len(source))) incl. the ``<eos>`` row."""
     model.eval()
     batch = task.collate([(list(source_words), [])])
@@ -170,7 +187,7 @@ def build_and_train(
     train_config: TrainConfig = TrainConfig(),
     show_progress: bool = True,
     reuse: bool = False,
-):
+) -> tuple[AttentionSeq2Seq, list[float]]:
     """Chapter 2's experiment: a seeded :class:`AttentionSeq2Seq` trained like chapter 1's model.
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
@@ -188,7 +205,13 @@ def build_and_train(
     )
 
 
-def plot_attention(weights, source_words, target_words, ax=None, title=None):
+def plot_attention(
+    weights: torch.Tensor | np.ndarray,
+    source_words: Sequence[str],
+    target_words: Sequence[str],
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
     """Heatmap of attention weights: one row per target word (and ``<eos>``), one column per source word.
 
     A translation cut off at the length limit has no ``<eos>`` step: its weights have one row per word.

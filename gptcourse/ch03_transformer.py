@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,7 +47,9 @@ _BUDGET = _RecurrentTrainConfig()  # chapters 1-2's training budget: steps, batc
 # ---------------------------------------------------------------------------------------------
 
 
-def scaled_dot_product_attention(q, k, v, mask=None):
+def scaled_dot_product_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V.
 
     ``q``: (..., L_q, d_k), ``k``: (..., L_k, d_k), ``v``: (..., L_k, d_v). ``mask``: boolean,
@@ -63,7 +66,7 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     return weights @ v, weights
 
 
-def causal_mask(n, device=None):
+def causal_mask(n: int, device: torch.device | str | None = None) -> torch.Tensor:
     """The look-ahead mask: (n, n) boolean, ``True`` on and below the diagonal.
 
     Row i is query position i; it may attend to key positions j <= i, never to the future.
@@ -71,7 +74,7 @@ def causal_mask(n, device=None):
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
-def padding_mask(tokens, pad_id):
+def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """(B, 1, 1, L) boolean, ``True`` at real tokens, ``False`` at ``<pad>``.
 
     The two singleton axes broadcast over the heads and the query positions: no query attends
@@ -95,7 +98,7 @@ class MultiHeadAttention(nn.Module):
     attention weights, (B, h, L_q, L_k), in ``self.weights`` for plots.
     """
 
-    def __init__(self, d_model, n_heads):
+    def __init__(self, d_model: int, n_heads: int) -> None:
         super().__init__()
         if d_model % n_heads != 0:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
@@ -106,7 +109,9 @@ class MultiHeadAttention(nn.Module):
         self.W_o = nn.Linear(d_model, d_model)
         self.weights = None
 
-    def forward(self, query, key, value, mask=None):
+    def forward(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         B = query.size(0)
 
         def split(x):  # (B, L, d_model) -> (B, h, L, d_k): head i gets columns i*d_k ... (i+1)*d_k - 1
@@ -124,7 +129,7 @@ class MultiHeadAttention(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 
-def positional_encoding(n_positions, d_model):
+def positional_encoding(n_positions: int, d_model: int) -> torch.Tensor:
     """The sinusoidal table PE, (n_positions, d_model), for positions 0 ... n_positions - 1.
 
     PE(pos, 2i) = sin(pos / 10000^(2i/d_model)) and PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model)):
@@ -150,12 +155,12 @@ class PositionalEncoding(nn.Module):
     raises ``ValueError``.
     """
 
-    def __init__(self, d_model, max_len=512, dropout=0.0):
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.register_buffer("pe", positional_encoding(max_len, d_model), persistent=False)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.size(1) > self.pe.size(0):
             raise ValueError(f"x has {x.size(1)} positions, more than max_len={self.pe.size(0)}")
         return self.dropout(x + self.pe[: x.size(1)])
@@ -169,12 +174,12 @@ class PositionalEncoding(nn.Module):
 class FeedForward(nn.Module):
     """FFN(x) = max(0, x W_1 + b_1) W_2 + b_2, the same two layers at every position (eq. 2)."""
 
-    def __init__(self, d_model, d_ff):
+    def __init__(self, d_model: int, d_ff: int) -> None:
         super().__init__()
         self.W_1 = nn.Linear(d_model, d_ff)
         self.W_2 = nn.Linear(d_ff, d_model)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.W_2(torch.relu(self.W_1(x)))
 
 
@@ -190,7 +195,7 @@ class EncoderLayer(nn.Module):
     :func:`padding_mask` of the source.
     """
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.1):
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, n_heads)
         self.ffn = FeedForward(d_model, d_ff)
@@ -198,7 +203,7 @@ class EncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x, src_mask=None):
+    def forward(self, x: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.norm1(x + self.dropout(self.self_attn(x, x, x, src_mask)))
         return self.norm2(x + self.dropout(self.ffn(x)))
 
@@ -212,7 +217,7 @@ class DecoderLayer(nn.Module):
     ``src_mask`` hiding the source's padding.
     """
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.1):
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, n_heads)
         self.cross_attn = MultiHeadAttention(d_model, n_heads)
@@ -222,7 +227,13 @@ class DecoderLayer(nn.Module):
         self.norm3 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, y, memory, tgt_mask=None, src_mask=None):
+    def forward(
+        self,
+        y: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_mask: torch.Tensor | None = None,
+        src_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         y = self.norm1(y + self.dropout(self.self_attn(y, y, y, tgt_mask)))
         y = self.norm2(y + self.dropout(self.cross_attn(y, memory, memory, src_mask)))
         return self.norm3(y + self.dropout(self.ffn(y)))
@@ -251,7 +262,7 @@ class TransformerConfig:
 class Encoder(nn.Module):
     """Token embedding * sqrt(d_model) + PE, then N encoder layers: the memory the decoder reads."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         c = config
         self.scale = math.sqrt(c.d_model)
@@ -259,7 +270,7 @@ class Encoder(nn.Module):
         self.pos = PositionalEncoding(c.d_model, c.max_len, c.dropout)
         self.layers = nn.ModuleList(EncoderLayer(c.d_model, c.n_heads, c.d_ff, c.dropout) for _ in range(c.n_layers))
 
-    def forward(self, src, src_mask):
+    def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
         x = self.pos(self.embed(src) * self.scale)
         for layer in self.layers:
             x = layer(x, src_mask)
@@ -269,7 +280,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Target embedding * sqrt(d_model) + PE, then N decoder layers over the encoder's memory."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         c = config
         self.scale = math.sqrt(c.d_model)
@@ -277,7 +288,9 @@ class Decoder(nn.Module):
         self.pos = PositionalEncoding(c.d_model, c.max_len, c.dropout)
         self.layers = nn.ModuleList(DecoderLayer(c.d_model, c.n_heads, c.d_ff, c.dropout) for _ in range(c.n_layers))
 
-    def forward(self, tgt, memory, tgt_mask, src_mask):
+    def forward(
+        self, tgt: torch.Tensor, memory: torch.Tensor, tgt_mask: torch.Tensor | None, src_mask: torch.Tensor | None
+    ) -> torch.Tensor:
         y = self.pos(self.embed(tgt) * self.scale)
         for layer in self.layers:
             y = layer(y, memory, tgt_mask, src_mask)
@@ -295,7 +308,7 @@ class Transformer(nn.Module):
     decode it like the recurrent models.
     """
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.config = config
         self.encoder = Encoder(config)
@@ -305,25 +318,29 @@ class Transformer(nn.Module):
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
 
-    def decode(self, tgt_in, memory, src_mask):
+    def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
         """Next-token logits (B, T, V) at every target position, the causal mask hiding later targets."""
         tgt_mask = padding_mask(tgt_in, self.config.pad_id) & causal_mask(tgt_in.size(1), tgt_in.device)
         return self.out(self.decoder(tgt_in, memory, tgt_mask, src_mask))
 
-    def forward(self, src, tgt_in):
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         src_mask = padding_mask(src, self.config.pad_id)
         return self.decode(tgt_in, self.encoder(src, src_mask), src_mask)
 
     # Chapter 1's decoding interface, so its greedy_decode and translator work unchanged:
     # encode(src, src_lengths) -> state, step(y_prev, state) -> (logits, state).
 
-    def encode(self, src, src_lengths=None):
+    def encode(
+        self, src: torch.Tensor, src_lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The decoding state: (memory, src_mask, the target prefix so far, empty)."""
         src_mask = padding_mask(src, self.config.pad_id)
         prefix = torch.empty(src.size(0), 0, dtype=torch.long, device=src.device)
         return self.encoder(src, src_mask), src_mask, prefix
 
-    def step(self, y_prev, state):
+    def step(
+        self, y_prev: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Append y_prev (B,) to the prefix and return the logits (B, V) of the next token.
 
         Without recurrence there is no state to carry: the decoder reruns over the whole prefix
@@ -339,7 +356,7 @@ class Transformer(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 
-def noam_lr(step, d_model, warmup=4000):
+def noam_lr(step: int, d_model: int, warmup: int = 4000) -> float:
     """lrate = d_model^-0.5 * min(step^-0.5, step * warmup^-1.5), step = 1, 2, ...
 
     It grows linearly for ``warmup`` steps, peaks at d_model^-0.5 * warmup^-0.5, then decays as
@@ -349,7 +366,9 @@ def noam_lr(step, d_model, warmup=4000):
     return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
-def noam_optimizer(model, d_model, warmup=4000, factor=1.0):
+def noam_optimizer(
+    model: nn.Module, d_model: int, warmup: int = 4000, factor: float = 1.0
+) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
     """Adam(beta1 = 0.9, beta2 = 0.98, eps = 1e-9) with ``factor * noam_lr``; returns (optimizer, scheduler).
 
     Call ``scheduler.step()`` after every ``optimizer.step()``; the first update uses step 1.
@@ -377,7 +396,7 @@ class TrainConfig:
 
 
 def train(
-    model,
+    model: Transformer,
     task: TranslationTask,
     config: TrainConfig = TrainConfig(),
     show_progress: bool = True,
@@ -402,7 +421,7 @@ def train(
     )
 
 
-def small_config(task: TranslationTask, **overrides) -> TransformerConfig:
+def small_config(task: TranslationTask, **overrides: Any) -> TransformerConfig:
     """The course's Transformer for the toy task: d_model 64, 4 heads, 1 + 1 layers, d_ff 128, dropout 0.1."""
     sizes = dict(d_model=64, n_heads=4, n_layers=1, d_ff=128, dropout=0.1, max_len=128)
     sizes.update(overrides)
@@ -415,7 +434,7 @@ def build_and_train(
     train_config: TrainConfig = TrainConfig(),
     show_progress: bool = True,
     reuse: bool = False,
-):
+) -> tuple[Transformer, list[float]]:
     """Chapter 3's experiment in one call: a seeded :class:`Transformer`, trained; returns (model, losses).
 
     ``reuse=True`` loads the model this very call trained before, if it is kept on disk (:func:`train_cached`).
@@ -450,7 +469,7 @@ def _copy_linear(mine, weight, bias):
         mine.bias.copy_(bias)
 
 
-def load_torch_mha(mha, torch_mha: nn.MultiheadAttention):
+def load_torch_mha(mha: nn.Module, torch_mha: nn.MultiheadAttention) -> nn.Module:
     """Copy a ``torch.nn.MultiheadAttention``'s weights into a :class:`MultiHeadAttention` (in place).
 
     PyTorch stacks W^Q, W^K, W^V as the rows of ``in_proj_weight`` (3 d_model x d_model) and
@@ -478,7 +497,7 @@ def _copy_ffn(ffn, layer):
     _copy_linear(_part(ffn, "W_2", hint), layer.linear2.weight, layer.linear2.bias)
 
 
-def load_torch_encoder_layer(layer, torch_layer: nn.TransformerEncoderLayer):
+def load_torch_encoder_layer(layer: nn.Module, torch_layer: nn.TransformerEncoderLayer) -> nn.Module:
     """Copy a post-LN ``torch.nn.TransformerEncoderLayer`` (``norm_first=False``) into an :class:`EncoderLayer`."""
     hint = "an EncoderLayer has self_attn, ffn, norm1 and norm2"
     load_torch_mha(_part(layer, "self_attn", hint), torch_layer.self_attn)
@@ -488,7 +507,7 @@ def load_torch_encoder_layer(layer, torch_layer: nn.TransformerEncoderLayer):
     return layer
 
 
-def load_torch_decoder_layer(layer, torch_layer: nn.TransformerDecoderLayer):
+def load_torch_decoder_layer(layer: nn.Module, torch_layer: nn.TransformerDecoderLayer) -> nn.Module:
     """Copy a post-LN ``torch.nn.TransformerDecoderLayer`` into a :class:`DecoderLayer`."""
     hint = "a DecoderLayer has self_attn, cross_attn, ffn, norm1, norm2 and norm3"
     load_torch_mha(_part(layer, "self_attn", hint), torch_layer.self_attn)

@@ -11,6 +11,7 @@ are the base symbols, then one per merge, then the specials ``<pad>``, ``<unk>``
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
 END_OF_WORD = "</w>"
 
@@ -23,7 +24,7 @@ def word_symbols(word: str) -> tuple:
     return tuple(word[:-1]) + (word[-1] + END_OF_WORD,)
 
 
-def pair_counts(vocab):
+def pair_counts(vocab: dict[tuple[str, ...], int]) -> dict[tuple[str, str], int]:
     """How often each pair of adjacent symbols occurs: {(a, b): count}, every word weighted by its frequency.
 
     ``vocab`` maps a word, as a tuple of symbols, to its frequency in the corpus.
@@ -35,7 +36,7 @@ def pair_counts(vocab):
     return counts
 
 
-def merge_pair(vocab, pair):
+def merge_pair(vocab: dict[tuple[str, ...], int], pair: tuple[str, str]) -> dict[tuple[str, ...], int]:
     """Replace every occurrence of the adjacent ``pair`` (a, b) in every word by the one symbol a + b.
 
     Occurrences are merged left to right without overlap: ('a', 'a', 'a') with ('a', 'a') gives
@@ -55,7 +56,7 @@ def merge_pair(vocab, pair):
     return merged
 
 
-def bpe_merge_step(vocab):
+def bpe_merge_step(vocab: dict[tuple[str, ...], int]) -> tuple[tuple[str, str] | None, dict[tuple[str, ...], int]]:
     """One step of BPE learning: the most frequent adjacent pair, and the vocab with it merged.
 
     Ties go to the smallest pair in Python's tuple order, so the result is deterministic.
@@ -68,7 +69,7 @@ def bpe_merge_step(vocab):
     return best, merge_pair(vocab, best)
 
 
-def word_frequencies(texts) -> dict:
+def word_frequencies(texts: Iterable[str]) -> dict[tuple[str, ...], int]:
     """{word as initial symbols: frequency} over whitespace-separated words of ``texts``."""
     freqs = {}
     for text in texts:
@@ -77,7 +78,7 @@ def word_frequencies(texts) -> dict:
     return {word_symbols(w): f for w, f in sorted(freqs.items())}
 
 
-def learn_bpe(texts, n_merges: int):
+def learn_bpe(texts: Iterable[str], n_merges: int) -> tuple[list[str], list[tuple[str, str]]]:
     """Learn up to ``n_merges`` merges on ``texts``; returns (base symbols, list of merged pairs in order)."""
     vocab = word_frequencies(texts)
     base = sorted({s for symbols in vocab for s in symbols})
@@ -100,7 +101,7 @@ class BPETokenizer:
 
     SPECIALS = ("<pad>", "<unk>", "[start]", "[delim]", "[extract]")
 
-    def __init__(self, base, merges):
+    def __init__(self, base: Iterable[str], merges: Iterable[tuple[str, str]]) -> None:
         self.base, self.merges = list(base), [tuple(m) for m in merges]
         self.ranks = {pair: i for i, pair in enumerate(self.merges)}
         symbols = self.base + [a + b for a, b in self.merges] + list(self.SPECIALS)
@@ -135,7 +136,7 @@ class BPETokenizer:
     def encode(self, text: str) -> list:
         return [self.id_of.get(s, self.unk_id) for s in self.tokens(text)]
 
-    def decode(self, ids) -> str:
+    def decode(self, ids: Iterable[int]) -> str:
         text = "".join(self.symbols[i] if self.symbols[i] not in self.SPECIALS else f" {self.symbols[i]} " for i in ids)
         return " ".join(text.replace(END_OF_WORD, " ").split())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import Iterable, Sequence
 
 import torch
 
@@ -22,27 +23,27 @@ from gptcourse.ch04_pretraining import gpt1_lr
 from gptcourse.training import fit, pad_sequences
 
 
-def classification_input(tok: BPETokenizer, text: str) -> list:
+def classification_input(tok: BPETokenizer, text: str) -> list[int]:
     """Classification: ``[start] text [extract]``."""
     return [tok.start_id] + tok.encode(text) + [tok.extract_id]
 
 
-def entailment_input(tok, premise, hypothesis):
+def entailment_input(tok: BPETokenizer, premise: str, hypothesis: str) -> list[int]:
     """Entailment: ``[start] premise [delim] hypothesis [extract]``."""
     return [tok.start_id] + tok.encode(premise) + [tok.delim_id] + tok.encode(hypothesis) + [tok.extract_id]
 
 
-def similarity_inputs(tok: BPETokenizer, a: str, b: str) -> list:
+def similarity_inputs(tok: BPETokenizer, a: str, b: str) -> list[list[int]]:
     """Similarity: no natural order, so both, ``[start] a [delim] b [extract]`` and ``[start] b [delim] a [extract]``."""
     return [entailment_input(tok, a, b), entailment_input(tok, b, a)]
 
 
-def multiple_choice_inputs(tok, context, answers):
+def multiple_choice_inputs(tok: BPETokenizer, context: str, answers: Iterable[str]) -> list[list[int]]:
     """Multiple choice: ``[start] context [delim] answer_k [extract]`` for each answer k (a list of k lists)."""
     return [[tok.start_id] + tok.encode(context) + [tok.delim_id] + tok.encode(a) + [tok.extract_id] for a in answers]
 
 
-def pad_batch(seqs, pad_id: int):
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad id lists to one length: returns X (N, L) and last (N,), the index of each one's last token."""
     return pad_sequences(seqs, pad_id), torch.tensor([len(s) - 1 for s in seqs])
 
@@ -57,17 +58,17 @@ class TaskTensors:
     y: torch.Tensor
     n_classes: int
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.y)
 
-    def subset(self, index):
+    def subset(self, index: torch.Tensor | slice) -> TaskTensors:
         """The examples at ``index``, without the padding columns none of them needs."""
         X, last = self.X[index], self.last[index]
         L = int(last.max()) + 1 if last.numel() else X.size(-1)
         return TaskTensors(self.kind, X[..., :L], last, self.y[index], self.n_classes)
 
 
-def encode_task(tok: BPETokenizer, kind: str, examples, n_classes: int = 2) -> TaskTensors:
+def encode_task(tok: BPETokenizer, kind: str, examples: Sequence[tuple], n_classes: int = 2) -> TaskTensors:
     """Apply the input transformation of ``kind`` to ``examples`` and pad; see :mod:`gptcourse.data.gpt1_data`.
 
     classification: (text, label); entailment and similarity: (a, b, label);
@@ -92,7 +93,9 @@ def encode_task(tok: BPETokenizer, kind: str, examples, n_classes: int = 2) -> T
     return TaskTensors(kind, X, last, y, 1 if kind == "multiple_choice" else n_classes)
 
 
-def task_logits(clf: GPT1Classifier, kind: str, X, last):
+def task_logits(
+    clf: GPT1Classifier, kind: str, X: torch.Tensor, last: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Class logits (or answer scores) and LM logits for a batch of any task kind; also the flat inputs."""
     if kind == "similarity":
         logits, lm_logits = similarity_logits(clf, X, last)
@@ -202,13 +205,13 @@ def few_label_runs(
     tok: BPETokenizer,
     pool: TaskTensors,
     test: TaskTensors,
-    budgets,
-    seeds,
-    inits=("pre-trained", "from scratch"),
-    lams=(0.5,),
+    budgets: Sequence[int],
+    seeds: Sequence[int],
+    inits: Sequence[str] = ("pre-trained", "from scratch"),
+    lams: Sequence[float] = (0.5,),
     show_progress: bool = True,
     settings: FinetuneSettings = FINETUNE_SETTINGS,
-    **changes,
+    **changes: float,
 ) -> list[dict]:
     """Fine-tune on ``budget`` examples drawn from ``pool`` for every (init, lam, budget, seed); test accuracy.
 

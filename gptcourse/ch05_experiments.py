@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterable
 
 import torch
 from torch.nn import functional as F
@@ -21,7 +22,7 @@ from torch.nn import functional as F
 from gptcourse import progress
 from gptcourse.ch04_gpt1 import GPT1, GPT1Config
 from gptcourse.ch04_pretraining import PretrainSettings, pretrain
-from gptcourse.ch05_bpe import load_gpt2_bpe
+from gptcourse.ch05_bpe import ByteLevelBPE, load_gpt2_bpe
 from gptcourse.ch05_checkpoints import load_gpt2, save_gpt2
 from gptcourse.ch05_gpt2 import GPT2, GPT2Config
 from gptcourse.data.gpt1_data import unlabelled_corpus
@@ -36,16 +37,16 @@ class ToyTokenizer:
     its embedding is tiny. ``encode`` / ``decode`` go through the real byte-level BPE.
     """
 
-    def __init__(self, gpt2_ids, bpe=None):
+    def __init__(self, gpt2_ids: Iterable[int], bpe: ByteLevelBPE | None = None) -> None:
         self.bpe = bpe or load_gpt2_bpe()
         self.gpt2_ids = [int(i) for i in gpt2_ids]
         self.index = {g: i for i, g in enumerate(self.gpt2_ids)}
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return len(self.gpt2_ids)
 
-    def encode(self, text):
+    def encode(self, text: str) -> list[int]:
         """Text -> the small model's ids. A leading space is added if missing: in the corpus every word,
         the first of a document included, follows a space (GPT-2 has different tokens for "after" and " after")."""
         if not text.startswith(" "):
@@ -56,11 +57,11 @@ class ToyTokenizer:
             raise KeyError(f"the small model never saw the GPT-2 token(s) {unknown}; use words of chapter 4's corpus")
         return [self.index[i] for i in ids]
 
-    def decode(self, ids):
+    def decode(self, ids: Iterable[int]) -> str:
         return self.bpe.decode([self.gpt2_ids[int(i)] for i in ids])
 
 
-def toy_corpus():
+def toy_corpus() -> tuple[torch.Tensor, ToyTokenizer]:
     """Chapter 4's unlabelled corpus encoded with GPT-2's tokenizer: (stream of small ids, :class:`ToyTokenizer`)."""
     bpe = load_gpt2_bpe()
     ids = torch.tensor(bpe.encode(" ".join(unlabelled_corpus())))
@@ -111,18 +112,20 @@ def train_toy_gpt2(
     return model.cpu().eval(), tok, info
 
 
-def save_toy_gpt2(folder, model: GPT2, tok: ToyTokenizer, info: dict) -> Path:
+def save_toy_gpt2(folder: str | Path, model: GPT2, tok: ToyTokenizer, info: dict) -> Path:
     """Hugging Face's layout (so ``load_gpt2`` and ``GPT2LMHeadModel.from_pretrained`` both read it) + the token map."""
     return save_gpt2(model, folder, course={"gpt2_ids": tok.gpt2_ids, "info": info})
 
 
-def load_toy_gpt2(folder=TOY_GPT2_DIR) -> tuple[GPT2, ToyTokenizer, dict]:
+def load_toy_gpt2(folder: str | Path = TOY_GPT2_DIR) -> tuple[GPT2, ToyTokenizer, dict]:
     """(model, tokenizer, info) of the shipped small GPT-2, in eval mode."""
     model, course = load_gpt2(folder, with_course=True)
     return model, ToyTokenizer(course["gpt2_ids"]), course["info"]
 
 
-def deep_narrow_models(vocab_size, n_layers=12, d_model=32, n_heads=2, n_ctx=32, seed=0):
+def deep_narrow_models(
+    vocab_size: int, n_layers: int = 12, d_model: int = 32, n_heads: int = 2, n_ctx: int = 32, seed: int = 0
+) -> dict[str, GPT2 | GPT1]:
     """The pre-LN vs post-LN pair: GPT-2 (this chapter) and GPT-1 (chapter 4), the same sizes, no dropout.
 
     The only differences are the ones between the papers: where the LayerNorms sit (input of each
@@ -147,7 +150,7 @@ def deep_narrow_models(vocab_size, n_layers=12, d_model=32, n_heads=2, n_ctx=32,
     return {"pre-LN (GPT-2)": pre, "post-LN (GPT-1)": post}
 
 
-def block_grad_norms(model):
+def block_grad_norms(model: GPT2 | GPT1) -> list[float]:
     """||dLoss/dtheta_l|| for the parameters theta_l of each block l (after ``backward``)."""
     return [
         math.sqrt(sum(float(p.grad.pow(2).sum()) for p in block.parameters() if p.grad is not None))
@@ -155,7 +158,16 @@ def block_grad_norms(model):
     ]
 
 
-def train_recording_gradients(model, stream, steps, lr, batch_size=8, seq_len=32, seed=1, show_progress=False):
+def train_recording_gradients(
+    model: GPT2 | GPT1,
+    stream: torch.Tensor,
+    steps: int,
+    lr: float,
+    batch_size: int = 8,
+    seq_len: int = 32,
+    seed: int = 1,
+    show_progress: bool = False,
+) -> dict[str, list]:
     """Adam at a constant learning rate, no warm-up, on random windows of ``stream``.
 
     Returns ``{"loss": [...], "grad_norms": [[per block] per step]}``. The batches depend only on

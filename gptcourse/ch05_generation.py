@@ -10,11 +10,17 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+if TYPE_CHECKING:
+    from gptcourse.ch05_gpt2 import GPT2
 
-def decode_step(model, token, past=None):
+
+def decode_step(
+    model: GPT2, token: torch.Tensor, past: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
     """One step of generation with a KV cache, written out (the exercise's version of it).
 
     ``token``: (B, 1), the ids at position t, where t is the number of positions in ``past``;
@@ -43,14 +49,14 @@ def decode_step(model, token, past=None):
     return logits, new_past
 
 
-def top_k_filter(logits, k):
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k largest logits of each row (ties with the k-th included), set the rest to -inf."""
     k = min(k, logits.size(-1))
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
-def top_p_filter(logits, p):
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Nucleus filtering (Holtzman et al. 2020): keep the smallest set of most likely tokens whose
     probabilities sum to at least p, set the other logits to -inf.
 
@@ -65,7 +71,13 @@ def top_p_filter(logits, p):
     return logits.masked_fill(remove, float("-inf"))
 
 
-def next_token(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
+def next_token(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Pick the next token from logits (B, V): greedy if ``temperature == 0``, else sample from
     softmax(logits / temperature) restricted by top-k and then top-p. Returns (B, 1) ids."""
     if temperature == 0:
@@ -79,7 +91,16 @@ def next_token(logits, temperature=1.0, top_k=None, top_p=None, generator=None):
 
 
 @torch.no_grad()
-def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, use_cache=True, generator=None):
+def generate(
+    model: GPT2,
+    idx: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Append ``max_new_tokens`` tokens to the prompts ``idx`` (B, T); returns (B, T + max_new_tokens).
 
     ``temperature=0`` is greedy decoding. With ``use_cache`` every step feeds only the newest

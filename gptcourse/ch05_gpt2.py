@@ -95,7 +95,7 @@ RELEASED_PARAMETERS = {
 }
 
 
-def count_parameters(config):
+def count_parameters(config: GPT2Config) -> int:
     """The number of parameters of a GPT-2 with this config, from its sizes alone.
 
     Embeddings W_e (V x d) and W_p (n_ctx x d); per block two LayerNorms (a gain and a bias of
@@ -115,7 +115,7 @@ def count_parameters(config):
 # ---------------------------------------------------------------------------------------------
 
 
-def attend(q, k, v, dropout_p=0.0):
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
     """Causal attention softmax(Q K^T / sqrt(d_k) + M) V of the last T_q positions over T_k keys.
 
     ``q``: (B, h, T_q, d_k), ``k``, ``v``: (B, h, T_k, d_k) with T_k >= T_q: the queries are the
@@ -140,7 +140,7 @@ class CausalSelfAttention(nn.Module):
     layer ``layer``'s cache and the T new queries attend to everything cached so far.
     """
 
-    def __init__(self, d_model, n_heads, dropout=0.0):
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
         if d_model % n_heads != 0:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
@@ -150,7 +150,7 @@ class CausalSelfAttention(nn.Module):
         self.dropout = dropout
         self.resid_dropout = nn.Dropout(dropout)
 
-    def forward(self, x, cache=None, layer=0):
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, _ = x.shape
         q, k, v = self.W_qkv(x).view(B, T, 3, self.n_heads, self.d_k).permute(2, 0, 3, 1, 4)  # 3 x (B, h, T, d_k)
         if cache is not None:
@@ -166,13 +166,13 @@ class MLP(nn.Module):
     GELU in the tanh approximation that OpenAI's code (and Hugging Face's ``gelu_new``) uses.
     """
 
-    def __init__(self, d_model, d_ff, dropout=0.0):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.W_1 = nn.Linear(d_model, d_ff)
         self.W_2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.W_2(F.gelu(self.W_1(x), approximate="tanh")))
 
 
@@ -184,14 +184,14 @@ class Block(nn.Module):
     ``forward(x, cache, layer)`` passes the KV cache to the attention.
     """
 
-    def __init__(self, d_model, n_heads, d_ff, dropout=0.0, eps=1e-5):
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, eps: float = 1e-5) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(d_model, eps=eps)
         self.attn = CausalSelfAttention(d_model, n_heads, dropout)
         self.ln_2 = nn.LayerNorm(d_model, eps=eps)
         self.mlp = MLP(d_model, d_ff, dropout)
 
-    def forward(self, x, cache=None, layer=0):
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), cache, layer)
         return x + self.mlp(self.ln_2(x))
 
@@ -207,7 +207,7 @@ class GPT2(nn.Module):
     residual projections of each block (W_o and W_2): N = 2n residual layers write into h.
     """
 
-    def __init__(self, config: GPT2Config):
+    def __init__(self, config: GPT2Config) -> None:
         super().__init__()
         self.config = c = config
         self.W_e = nn.Embedding(c.vocab_size, c.d_model)
@@ -231,13 +231,13 @@ class GPT2(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.02)
 
-    def forward(self, idx, cache=None, last_only=False):
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, last_only: bool = False) -> torch.Tensor:
         h = self.hidden(idx, cache)
         if last_only:
             h = h[:, -1:]
         return F.linear(h, self.W_e.weight)  # h_n W_e^T: the head is tied to W_e
 
-    def hidden(self, idx, cache=None):
+    def hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """LN_f(h_n): the (B, T, d) vectors that the head multiplies by W_e^T."""
         start = 0 if cache is None else cache.length
         T = idx.size(1)
@@ -251,7 +251,7 @@ class GPT2(nn.Module):
             cache.length += T
         return self.ln_f(x)
 
-    def loss(self, idx, targets, ignore_index=-100):
+    def loss(self, idx: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
         """Mean cross-entropy -log P(targets | idx) over the positions whose target is not ``ignore_index``.
 
         The same number as ``F.cross_entropy`` of :meth:`forward`'s logits, computed by
@@ -266,7 +266,7 @@ class GPT2(nn.Module):
             space = self._loss_workspace = h.new_empty(size)
         return tied_head_cross_entropy(h, W, targets.reshape(-1), ignore_index, workspace=space)
 
-    def new_cache(self, batch_size, max_len=None):
+    def new_cache(self, batch_size: int, max_len: int | None = None) -> KVCache:
         """An empty :class:`KVCache` for this model (on its device, in its dtype)."""
         c, p = self.config, self.W_e.weight
         return KVCache(
@@ -293,13 +293,22 @@ class KVCache:
     instead of recomputed at every step. Preallocated: (n_layers, B, h, max_len, d_k) each.
     """
 
-    def __init__(self, n_layers, batch_size, n_heads, max_len, d_k, device=None, dtype=None):
+    def __init__(
+        self,
+        n_layers: int,
+        batch_size: int,
+        n_heads: int,
+        max_len: int,
+        d_k: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         shape = (n_layers, batch_size, n_heads, max_len, d_k)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0  # positions stored (the model advances it after all layers)
 
-    def update(self, layer, k, v):
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store the new keys/values (B, h, T, d_k) of ``layer``; return all of them so far."""
         end = self.length + k.size(2)
         if end > self.k.size(3):

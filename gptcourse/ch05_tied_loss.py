@@ -74,12 +74,12 @@ class _TiedHeadCrossEntropy(torch.autograd.Function):
         return grad_h, grad_W, None, None, None, None, None
 
 
-def tied_head_workspace_size(n_tokens, vocab_size, rows=1024, cols=1024):
+def tied_head_workspace_size(n_tokens: int, vocab_size: int, rows: int = 1024, cols: int = 1024) -> int:
     """How many numbers :func:`tied_head_cross_entropy` needs as ``workspace`` for ``n_tokens`` rows."""
     return min(rows, n_tokens) * (vocab_size + min(cols, vocab_size))
 
 
-def workspace_fits(workspace, size, h):
+def workspace_fits(workspace: torch.Tensor | None, size: int, h: torch.Tensor) -> bool:
     """Whether ``workspace`` can serve as the workspace of ``size`` numbers for ``h``."""
     return (
         workspace is not None
@@ -89,7 +89,15 @@ def workspace_fits(workspace, size, h):
     )
 
 
-def tied_head_cross_entropy(h, W, targets, ignore_index=-100, rows=1024, cols=1024, workspace=None):
+def tied_head_cross_entropy(
+    h: torch.Tensor,
+    W: torch.Tensor,
+    targets: torch.Tensor,
+    ignore_index: int = -100,
+    rows: int = 1024,
+    cols: int = 1024,
+    workspace: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``F.cross_entropy(h @ W.T, targets, ignore_index=ignore_index)`` for (N, d) ``h`` and (V, d) ``W``.
 
     Equal to it (and so are its gradients) up to float rounding, and faster on a large vocabulary:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
@@ -49,13 +51,15 @@ def _accuracy(scores, answers):
     return sum(max(range(len(s)), key=s.__getitem__) == a for s, a in zip(scores, answers, strict=True)) / len(answers)
 
 
-def demonstrations_for(task, k, seed=0):
+def demonstrations_for(task: mw.PromptTask, k: int, seed: int = 0) -> list[list[tuple[str, str]]]:
     """The ``k`` demonstrations each query's prompt gets: drawn at random (seeded) from the pool."""
     rng = random.Random(seed)
     return [rng.sample(task.demonstrations, k) if k else [] for _ in task.queries]
 
 
-def prompt_task_items(task, k=0, seed=0, instruction=None):
+def prompt_task_items(
+    task: mw.PromptTask, k: int = 0, seed: int = 0, instruction: str | None = None
+) -> list[tuple[str, list[str]]]:
     """(prompt, continuations) for every query of a :class:`~gptcourse.data.mini_webtext.PromptTask`, with
     ``k`` demonstrations per prompt (:func:`demonstrations_for`)."""
     return [
@@ -64,7 +68,14 @@ def prompt_task_items(task, k=0, seed=0, instruction=None):
     ]
 
 
-def qa_confusions(model, tokenizer, task, k, seed=0, batch_size=BATCH):
+def qa_confusions(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    task: mw.PromptTask,
+    k: int,
+    seed: int = 0,
+    batch_size: int = BATCH,
+) -> tuple[int, int, float]:
     """Why few-shot QA goes wrong: how many wrong answers are the asked fact of a town in the demonstrations.
 
     Returns (wrong, from_demonstration_towns, expected), where ``expected`` is how many would be,
@@ -88,7 +99,15 @@ def qa_confusions(model, tokenizer, task, k, seed=0, batch_size=BATCH):
     return wrong, hits, expected
 
 
-def few_shot_curve(model, tokenizer, task, shots, seed=0, instruction=None, batch_size=BATCH):
+def few_shot_curve(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    task: mw.PromptTask,
+    shots: Sequence[int],
+    seed: int = 0,
+    instruction: str | None = None,
+    batch_size: int = BATCH,
+) -> list[float]:
     """Accuracy on ``task`` with k examples in every prompt, for each k in ``shots`` (k = 0: zero-shot)."""
     items = [item for k in shots for item in prompt_task_items(task, k, seed, instruction)]
     scores = score_choices(model, tokenizer, items, batch_size)
@@ -96,18 +115,26 @@ def few_shot_curve(model, tokenizer, task, shots, seed=0, instruction=None, batc
     return [_accuracy(scores[i * n : (i + 1) * n], answers) for i in range(len(shots))]
 
 
-def few_shot_accuracy(model, tokenizer, task, k, seed=0, instruction=None, batch_size=BATCH):
+def few_shot_accuracy(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    task: mw.PromptTask,
+    k: int,
+    seed: int = 0,
+    instruction: str | None = None,
+    batch_size: int = BATCH,
+) -> float:
     """Accuracy on ``task`` with ``k`` examples in every prompt (k = 0: zero-shot)."""
     return few_shot_curve(model, tokenizer, task, [k], seed, instruction, batch_size)[0]
 
 
-def sentiment_items(items):
+def sentiment_items(items: Iterable[tuple[str, int]]) -> list[tuple[str, list[str]]]:
     """(prompt, continuations) for the sentiment set: every positive, then every negative word."""
     words = [" " + w for w in mw.POSITIVE + mw.NEGATIVE]
     return [(prompt, words) for prompt, _ in items]
 
 
-def sentiment_accuracy_from_scores(scores, items):
+def sentiment_accuracy_from_scores(scores: Iterable[Sequence[float]], items: Sequence[tuple[str, int]]) -> float:
     """Zero-shot sentiment: is P(a positive word | review + prompt) > P(a negative word | ...)?
 
     Each class is the set of its words (:data:`~gptcourse.data.mini_webtext.POSITIVE`,
@@ -123,13 +150,28 @@ def sentiment_accuracy_from_scores(scores, items):
     return correct / len(items)
 
 
-def perplexity_of_documents(model, tokenizer, docs, window, stride, batch_size=BATCH):
+def perplexity_of_documents(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    docs: Iterable[mw.Document],
+    window: int,
+    stride: int,
+    batch_size: int = BATCH,
+) -> float:
     """Perplexity over held-out documents joined as in training (:func:`batched_perplexity`)."""
     ids = tokenizer.encode(f" {mw.EOT} ".join(d.text for d in docs))
     return batched_perplexity(model, ids, window, stride, batch_size)
 
 
-def evaluate(model, tokenizer, sets=None, window=128, stride=96, batch_size=BATCH, tasks=None):
+def evaluate(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    sets: dict[str, Any] | None = None,
+    window: int = 128,
+    stride: int = 96,
+    batch_size: int = BATCH,
+    tasks: Sequence[str] | None = None,
+) -> dict[str, float]:
     """One row of the chapter's table: every metric of :data:`COLUMNS` (or those in ``tasks``).
 
     ``sets`` are :func:`gptcourse.data.mini_webtext.evaluation_sets` (computed if None). Accuracies are
@@ -168,7 +210,7 @@ def evaluate(model, tokenizer, sets=None, window=128, stride=96, batch_size=BATC
     return row
 
 
-def chance_row(sets=None):
+def chance_row(sets: dict[str, Any] | None = None) -> dict[str, float]:
     """What guessing scores: 1 / (number of candidates) for the choice tasks (None for the rest)."""
     sets = sets or mw.evaluation_sets()
     mean = lambda xs: sum(xs) / len(xs)
@@ -181,7 +223,14 @@ def chance_row(sets=None):
     }
 
 
-def summarise(model, tokenizer, articles, hint="TL;DR:", max_new_tokens=14, stop="."):
+def summarise(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    articles: Sequence[str],
+    hint: str | Sequence[str] = "TL;DR:",
+    max_new_tokens: int = 14,
+    stop: str = ".",
+) -> list[str]:
     """Greedy continuations of each news article + newline + ``hint``, each cut after its first ``stop``.
 
     ``hint`` is one string or one per article; ``""`` continues the bare article (the paper's
@@ -200,7 +249,7 @@ def summarise(model, tokenizer, articles, hint="TL;DR:", max_new_tokens=14, stop
     return out
 
 
-def rouge1(candidate, reference):
+def rouge1(candidate: str, reference: str) -> float:
     """ROUGE-1 F1: the harmonic mean of unigram precision and recall (clipped counts), 0 ... 1."""
     c, r = Counter(candidate.split()), Counter(reference.split())
     overlap = sum((c & r).values())
@@ -210,12 +259,12 @@ def rouge1(candidate, reference):
     return 2 * precision * recall / (precision + recall)
 
 
-def key_facts(item):
+def key_facts(item: mw.NewsItem) -> dict[str, str]:
     """The three facts a summary of a :class:`~gptcourse.data.mini_webtext.NewsItem` must get right."""
     return {"town": item.town, "event": item.event, "host": item.host}
 
 
-def summary_scores(items, summaries):
+def summary_scores(items: Sequence[mw.NewsItem], summaries: Sequence[str]) -> dict[str, float | list[str]]:
     """Mean ROUGE-1 F1 and the fraction of the key facts (town, event, host) the summaries name."""
     rouge = sum(rouge1(summary, item.summary) for item, summary in zip(items, summaries, strict=True)) / len(items)
     facts = sum(
@@ -225,12 +274,22 @@ def summary_scores(items, summaries):
     return {"rouge1": rouge, "facts": facts, "summaries": list(summaries)}
 
 
-def tldr_scores(model, tokenizer, items, hint="TL;DR:"):
+def tldr_scores(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    items: Sequence[mw.NewsItem],
+    hint: str | Sequence[str] = "TL;DR:",
+) -> dict[str, float | list[str]]:
     """:func:`summary_scores` of the model's summaries of ``items`` after ``hint``."""
     return summary_scores(items, summarise(model, tokenizer, [item.article for item in items], hint))
 
 
-def tldr_experiment(model, tokenizer, items, tricky):
+def tldr_experiment(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    items: Sequence[mw.NewsItem],
+    tricky: Sequence[mw.NewsItem],
+) -> dict[str, dict[str, float | list[str]]]:
     """The chapter's three TL;DR runs in one batch: ``items`` with and without the hint, ``tricky`` with it."""
     articles = [it.article for it in items] * 2 + [it.article for it in tricky]
     hints = ["TL;DR:"] * len(items) + [""] * len(items) + ["TL;DR:"] * len(tricky)
@@ -243,7 +302,7 @@ def tldr_experiment(model, tokenizer, items, tricky):
     }
 
 
-def random_sentences_baseline(items, n=3, seed=0):
+def random_sentences_baseline(items: Sequence[mw.NewsItem], n: int = 3, seed: int = 0) -> float:
     """The paper's baseline: n random sentences of the article as the 'summary' (mean ROUGE-1 F1)."""
     rng = random.Random(seed)
     total = 0.0
@@ -276,12 +335,12 @@ PAPER_TABLE3 = {
 }
 
 
-def higher_is_better(metric):
+def higher_is_better(metric: str) -> bool:
     """Accuracy: higher is better; perplexity, bits per byte / character: lower is better."""
     return metric == "ACC"
 
 
-def beats(a, b, metric):
+def beats(a: float, b: float, metric: str) -> bool:
     return a > b if higher_is_better(metric) else a < b
 
 
@@ -289,7 +348,9 @@ def beats(a, b, metric):
 RELEASED_GPT2_TASKS = ["lambada_ppl", "lambada_acc", "cbt_cn", "cbt_ne", "sentiment"]
 
 
-def evaluate_released_gpt2(name="gpt2", sets=None, folder=None, batch_size=8):
+def evaluate_released_gpt2(
+    name: str = "gpt2", sets: dict[str, Any] | None = None, folder: str | Path | None = None, batch_size: int = 8
+) -> dict[str, float] | None:
     """The same evaluation on a released GPT-2 (chapter 5's loader and byte-level tokenizer).
 
     Uses the checkpoint in ``folder``, else one already on this machine

@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterable
 
 import torch
 
@@ -76,8 +77,8 @@ def train_model(
 
 
 def train_all(
-    out=CHECKPOINT_DIR,
-    sizes=None,
+    out: str | Path = CHECKPOINT_DIR,
+    sizes: Iterable[str] | None = None,
     settings: PretrainSettings = TRAINING,
     device: str = "cpu",
     show_progress: bool = True,
@@ -98,16 +99,16 @@ def train_all(
         )
 
 
-def load_tokenizer(folder=CHECKPOINT_DIR) -> BPETokenizer:
+def load_tokenizer(folder: str | Path = CHECKPOINT_DIR) -> BPETokenizer:
     return BPETokenizer.from_dict(json.loads((Path(folder) / "tokenizer.json").read_text()))
 
 
-def load_model(size: str, folder=CHECKPOINT_DIR) -> tuple[GPT2, dict]:
+def load_model(size: str, folder: str | Path = CHECKPOINT_DIR) -> tuple[GPT2, dict]:
     """(model, info) of a shipped checkpoint: float32, eval mode."""
     model, course = load_gpt2(Path(folder) / size, with_course=True)
     return model, course["info"]
 
 
-def load_models(folder=CHECKPOINT_DIR) -> tuple[dict[str, tuple[GPT2, dict]], BPETokenizer]:
+def load_models(folder: str | Path = CHECKPOINT_DIR) -> tuple[dict[str, tuple[GPT2, dict]], BPETokenizer]:
     """{size: (model, info)} for every shipped size, smallest first, and the tokenizer."""
     return {size: load_model(size, folder) for size in SIZES}, load_tokenizer(folder)

@@ -38,6 +38,7 @@ The evaluation on mini-WebText (the Table-3-shaped comparison, few-shot, TL;DR) 
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
@@ -51,7 +52,9 @@ BATCH = 128  # rows per forward pass in the batched scorers: few, large passes a
 # ---------------------------------------------------------------------------------------------
 
 
-def continuation_logprob(model, tokenizer, prompt, continuation):
+def continuation_logprob(
+    model: Callable[[torch.Tensor], torch.Tensor], tokenizer: Any, prompt: str, continuation: str
+) -> float:
     """log P(continuation | prompt) = sum_j log P(c_j | prompt, c_1 ... c_{j-1}), natural log.
 
     The prompt and the continuation are encoded separately and concatenated, so the score is
@@ -68,7 +71,13 @@ def continuation_logprob(model, tokenizer, prompt, continuation):
     return logp[positions, torch.tensor(c, dtype=torch.long)].sum().item()
 
 
-def cloze_choice(model, tokenizer, text, candidates, blank=BLANK):
+def cloze_choice(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    text: str,
+    candidates: Sequence[str],
+    blank: str = BLANK,
+) -> int:
     """The index of the candidate that best fills ``blank`` in ``text`` (Children's Book Test style).
 
     Each candidate is put in the gap and scored with the rest of the text after it,
@@ -80,7 +89,9 @@ def cloze_choice(model, tokenizer, text, candidates, blank=BLANK):
     return max(range(len(candidates)), key=lambda i: scores[i])
 
 
-def sliding_window_perplexity(model, ids, window, stride):
+def sliding_window_perplexity(
+    model: Callable[[torch.Tensor], torch.Tensor], ids: Sequence[int] | torch.Tensor, window: int, stride: int
+) -> float:
     """exp(-(1/n) sum_t log P(u_t | context)) over tokens u_1 ... u_{N-1} of a text longer than the context.
 
     Windows of ``window`` tokens start every ``stride`` tokens; each window scores only the
@@ -103,7 +114,13 @@ def sliding_window_perplexity(model, ids, window, stride):
     return math.exp(total / count)
 
 
-def few_shot_prompt(examples, query, template="{x} = {y}", sep="\n", instruction=None):
+def few_shot_prompt(
+    examples: Iterable[tuple[str, str]],
+    query: str,
+    template: str = "{x} = {y}",
+    sep: str = "\n",
+    instruction: str | None = None,
+) -> str:
     """A prompt with k solved examples, then the query with its answer left out (GPT-3, Figure 2.1).
 
     Each example (x, y) is ``template`` filled in; the query is the template cut just before
@@ -130,7 +147,12 @@ def _device(model):
 
 
 @torch.no_grad()
-def gather_logprobs(model, rows, queries, batch_size=BATCH):
+def gather_logprobs(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    rows: Sequence[Sequence[int]],
+    queries: Sequence[tuple[Sequence[int], Sequence[int]]],
+    batch_size: int = BATCH,
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Run the model on token lists ``rows`` and read off only what is asked.
 
     ``queries[i]`` is a pair (positions, targets) of equal-length lists for row i; returns, per
@@ -162,7 +184,12 @@ def gather_logprobs(model, rows, queries, batch_size=BATCH):
     return out
 
 
-def score_choices(model, tokenizer, items, batch_size=BATCH):
+def score_choices(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    items: Iterable[tuple[str, Sequence[str]]],
+    batch_size: int = BATCH,
+) -> list[list[float]]:
     """Batched :func:`continuation_logprob`: ``items`` is a list of (prompt, [continuation, ...]).
 
     Returns, per item, the list of log P(continuation | prompt). When every continuation of an
@@ -191,13 +218,18 @@ def score_choices(model, tokenizer, items, batch_size=BATCH):
     return scores
 
 
-def cloze_requests(text, candidates, blank=BLANK):
+def cloze_requests(text: str, candidates: Iterable[str], blank: str = BLANK) -> tuple[str, list[str]]:
     """The (prompt, continuations) pair :func:`cloze_choice` scores, for :func:`score_choices`."""
     before, after = text.split(blank)
     return before.rstrip(), [" " + cand + after for cand in candidates]
 
 
-def last_word_scores(model, tokenizer, items, batch_size=BATCH):
+def last_word_scores(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    items: Iterable[tuple[str, str]],
+    batch_size: int = BATCH,
+) -> list[tuple[float, bool]]:
     """LAMBADA scores: per (context, word), log P(word | context) and whether greedy decoding gives it.
 
     ``greedy`` is True when every token of the word is the arg-max given the context and the
@@ -211,7 +243,9 @@ def last_word_scores(model, tokenizer, items, batch_size=BATCH):
     return [(logp.sum().item(), bool(hit.all())) for logp, hit in gather_logprobs(model, rows, queries, batch_size)]
 
 
-def batched_perplexity(model, ids, window, stride, batch_size=BATCH):
+def batched_perplexity(
+    model: Callable[[torch.Tensor], torch.Tensor], ids: Iterable[int], window: int, stride: int, batch_size: int = BATCH
+) -> float:
     """:func:`sliding_window_perplexity` with its windows run in batches: the same windows, the same value."""
     if not 0 < stride < window:
         raise ValueError(f"need 0 < stride < window, got stride={stride}, window={window}")
@@ -229,7 +263,14 @@ def batched_perplexity(model, ids, window, stride, batch_size=BATCH):
 
 
 @torch.no_grad()
-def greedy_continuations(model, tokenizer, prompts, max_new_tokens, max_len=None, stop_id=None):
+def greedy_continuations(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tokenizer: Any,
+    prompts: Iterable[str],
+    max_new_tokens: int,
+    max_len: int | None = None,
+    stop_id: int | None = None,
+) -> list[list[int]]:
     """Greedy decoding of several prompts at once, with the minimal interface (no cache).
 
     The prompts are right-padded into one batch; at every step each row's next token is the

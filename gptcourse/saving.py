@@ -20,7 +20,11 @@ WEIGHTS, CONFIG, COURSE = "model.safetensors", "config.json", "course.json"
 
 
 def save_checkpoint(
-    folder, state: dict[str, torch.Tensor], config: dict, course: dict | None = None, dtype: torch.dtype | None = None
+    folder: str | Path,
+    state: dict[str, torch.Tensor],
+    config: dict,
+    course: dict | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write ``state`` (stored as ``dtype`` if given, e.g. float16 to halve the file), ``config`` and
     ``course`` into ``folder`` (created if needed); returns the folder."""
@@ -34,7 +38,7 @@ def save_checkpoint(
     return folder
 
 
-def read_checkpoint(folder, missing_hint: str = "") -> tuple[dict[str, torch.Tensor], dict, dict]:
+def read_checkpoint(folder: str | Path, missing_hint: str = "") -> tuple[dict[str, torch.Tensor], dict, dict]:
     """(weights as float32, config, course) of a checkpoint folder (course is {} if it has no ``course.json``).
 
     A folder without the two files raises FileNotFoundError naming it, followed by ``missing_hint``.

@@ -7,8 +7,13 @@ that reads on both the light and the dark theme of the site.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Colour-blind-safe palette (Okabe & Ito), in the order the course uses it:
 #: seq2seq, attention, Transformer, GPT-1, GPT-2, other.
@@ -50,7 +55,7 @@ def use() -> None:
     mpl.rcParams.update(RC)
 
 
-def figure(*args, **kwargs):
+def figure(*args: Any, **kwargs: Any) -> tuple[Figure, Any]:
     """``plt.subplots`` with the course style applied; returns ``(fig, ax)``."""
     use()
     return plt.subplots(*args, **kwargs)

@@ -7,6 +7,8 @@ package (like :mod:`torch.testing`) because the exercise notebooks import them w
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import torch
 from torch import nn
 
@@ -14,18 +16,18 @@ from torch import nn
 class WordTokenizer:
     """Words <-> ids for a fixed vocabulary (whitespace splitting); a stand-in for any tokenizer."""
 
-    def __init__(self, vocab):
+    def __init__(self, vocab: Iterable[str]) -> None:
         self.vocab = list(vocab)
         self.id_of = {w: i for i, w in enumerate(self.vocab)}
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return len(self.vocab)
 
-    def encode(self, text):
+    def encode(self, text: str) -> list[int]:
         return [self.id_of[w] for w in text.split()]
 
-    def decode(self, ids):
+    def decode(self, ids: Iterable[int]) -> str:
         return " ".join(self.vocab[int(i)] for i in ids)
 
 
@@ -35,12 +37,12 @@ class BigramLM(nn.Module):
     With it every log-probability is known in closed form, log_softmax(table[u_{t-1}])[u_t].
     """
 
-    def __init__(self, vocab_size, seed=0, scale=2.0):
+    def __init__(self, vocab_size: int, seed: int = 0, scale: float = 2.0) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         self.table = nn.Parameter(torch.randn(vocab_size, vocab_size, generator=g) * scale)
 
-    def forward(self, ids):
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.table[ids]
 
 
@@ -52,11 +54,11 @@ class PositionLM(nn.Module):
     which context a sliding window gave each token.
     """
 
-    def __init__(self, vocab_size, confidence=3.0):
+    def __init__(self, vocab_size: int, confidence: float = 3.0) -> None:
         super().__init__()
         self.vocab_size, self.confidence = vocab_size, confidence
 
-    def forward(self, ids):
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
         B, T = ids.shape
         logits = torch.zeros(B, T, self.vocab_size)
         logits[:, torch.arange(T), torch.arange(T).clamp(max=self.vocab_size - 1)] = self.confidence

@@ -16,12 +16,15 @@ import time
 import warnings
 from pathlib import Path
 from types import FunctionType, ModuleType
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from gptcourse import progress
+
+if TYPE_CHECKING:
+    from gptcourse.data.translation_task import TranslationTask
 
 
 def pad_sequences(sequences: Sequence[Sequence[int]], value: int = 0) -> torch.Tensor:
@@ -47,7 +50,7 @@ def fit(
     steps: int,
     *,
     lr_at: Callable[[int], float] | None = None,
-    scheduler=None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     clip: float | None = None,
     log_every: int = 1,
     desc: str = "training",
@@ -92,7 +95,7 @@ def training_cache_dir() -> Path | None:
     return Path(where) if where else Path.home() / ".cache" / "gptcourse"
 
 
-def code_files(*objects) -> list[Path]:
+def code_files(*objects: object) -> list[Path]:
     """The source files of the course modules that define ``objects`` and of every course module they
     import, directly or through another one (the code a training run depends on), sorted."""
     seen: dict[str, ModuleType] = {}
@@ -117,7 +120,7 @@ def _module_of(value) -> ModuleType | None:
     return None
 
 
-def training_key(name: str, task, *configs, code=()) -> str:
+def training_key(name: str, task: TranslationTask, *configs: object, code: Iterable[object] = ()) -> str:
     """A hash of everything a training run depends on: the model's name and configs, the task, the torch
     version and the source of the course modules that ``code`` (the functions that build and train the
     model) comes from, with all they import (:func:`code_files`). Change any of them and the model is
@@ -131,13 +134,13 @@ def training_key(name: str, task, *configs, code=()) -> str:
 
 def train_cached(
     name: str,
-    task,
+    task: TranslationTask,
     make_model: Callable[[], torch.nn.Module],
     train_fn: Callable[[torch.nn.Module], list[float]],
-    *configs,
+    *configs: object,
     seed: int | None = None,
     reuse: bool = False,
-):
+) -> tuple[nn.Module, list[float]]:
     """``(model, losses)``: ``make_model()`` (after ``torch.manual_seed(seed)``, if a seed is given) trained by
     ``train_fn(model)``, and kept on disk.
 

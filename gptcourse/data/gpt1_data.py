@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import random
 from functools import lru_cache
+from typing import Any
 
 SEED = 2018
 
@@ -185,7 +186,7 @@ BEFORE = [
 ]
 
 
-def zipf_choice(rng: random.Random, items: list, order_seed: int):
+def zipf_choice(rng: random.Random, items: list, order_seed: int) -> Any:
     """One item, drawn with weight 1/rank in a fixed random order of ``items`` (a few common, most rare)."""
     order = sorted(items)
     random.Random(order_seed).shuffle(order)
@@ -319,7 +320,7 @@ def _task(name: str, n_test: int, n_pool: int, seed: int):
     return tuple(pool), tuple(test)
 
 
-def labelled_task(name: str, n_test: int = 400, n_pool: int = 512, seed: int = SEED):
+def labelled_task(name: str, n_test: int = 400, n_pool: int = 512, seed: int = SEED) -> tuple[list[tuple], list[tuple]]:
     """(pool, test) of the task ``name`` ('sentiment', 'entailment' or 'story_ending').
 
     The pool is where training examples come from (take the first N, or a seeded sample, for a

@@ -43,6 +43,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterable
 
 SEED = 2019
 EOT = "<|endoftext|>"  # the document separator, as in GPT-2
@@ -636,7 +637,7 @@ def training_text(n_docs: int = N_TRAIN_DOCS, seed: int = SEED) -> str:
     return f" {EOT} ".join(d.text for d in training_documents(n_docs, seed))
 
 
-def corpus_statistics(docs) -> dict:
+def corpus_statistics(docs: Iterable[Document]) -> dict[str, tuple[int, int]]:
     """{domain: (documents, words)} for a list of documents."""
     stats = Counter(), Counter()
     for d in docs:

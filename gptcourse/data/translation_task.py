@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 
@@ -217,7 +217,7 @@ class Vocab:
 
     pad_id, sos_id, eos_id, unk_id = 0, 1, 2, 3
 
-    def __init__(self, words):
+    def __init__(self, words: Iterable[str]) -> None:
         self.itos: list[str] = list(SPECIALS) + sorted(set(words) - set(SPECIALS))
         self.stoi: dict[str, int] = {w: i for i, w in enumerate(self.itos)}
 
@@ -232,7 +232,7 @@ class Vocab:
         ids = [self.stoi.get(w, self.unk_id) for w in words]
         return ([self.sos_id] if sos else []) + ids + ([self.eos_id] if eos else [])
 
-    def decode(self, ids) -> list[str]:
+    def decode(self, ids: Iterable[int] | torch.Tensor) -> list[str]:
         """Words of ``ids`` up to the first ``<eos>``, with ``<pad>`` and ``<sos>`` dropped."""
         words = []
         for i in ids.tolist() if hasattr(ids, "tolist") else ids:
@@ -260,7 +260,7 @@ class Batch:
     tgt_in: torch.Tensor
     tgt_out: torch.Tensor
 
-    def to(self, device) -> "Batch":
+    def to(self, device: torch.device | str) -> "Batch":
         return Batch(*(t.to(device) for t in (self.src, self.src_lengths, self.tgt_in, self.tgt_out)))
 
 
