@@ -50,6 +50,7 @@ def test_gpt2_speed_compares_equal_models(tmp_path, capsys):
     finally:
         torch.set_num_threads(threads)  # the script sets it for the whole process
     assert out.exists()
+    assert results["config_name"] == "gpt2-vocab" and results["config"]["vocab_size"] == 300  # flags override it
     train = results["train"]
     assert train["loss_difference"] < 1e-5, "the two models must compute the same loss"
     for key in ("ours_tokens_per_s", "hf_tokens_per_s", "fp32_matmul_peak", "flops_per_s"):
