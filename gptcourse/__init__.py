@@ -26,6 +26,7 @@ later chapters import it.
 - :mod:`gptcourse.saving`             the one checkpoint format (safetensors + JSON)
 - :mod:`gptcourse.testing`            tiny language models with known answers, for the tests
 - :mod:`gptcourse.style`              the one plotting style every figure uses
+- :mod:`gptcourse.tables`             the one way a page makes a table (Markdown)
 - :mod:`gptcourse.checks`             the assertions the exercise tests use (they explain what went wrong)
 
 ``python -m gptcourse pretrain ch04|ch05|ch06`` remakes the shipped checkpoints.

@@ -116,3 +116,15 @@ def test_the_command_line_remakes_a_checkpoint(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["pretrain", "ch07"])
     assert json.loads((tmp_path / "gpt1" / "config.json").read_text())["model"] == "GPT1"
+
+
+def test_markdown_table_aligns_numbers_and_escapes_bars():
+    from gptcourse.tables import markdown_table
+
+    got = markdown_table(["model", "accuracy"], [["a|b", 0.5], ["c", 1]])
+    assert got.splitlines() == ["| model | accuracy |", "|---|---:|", "| a\\|b | 0.5 |", "| c | 1 |"]
+    assert markdown_table(["x"], [["y"]], align="c").splitlines()[1] == "|:---:|"
+    with pytest.raises(ValueError, match="row 0 has 1 cells"):
+        markdown_table(["a", "b"], [["only one"]])
+    with pytest.raises(ValueError, match="align"):
+        markdown_table(["a"], [["b"]], align="x")
