@@ -41,8 +41,10 @@ import math
 from typing import Any, Callable, Iterable, Sequence
 
 import torch
+from torch.nn import functional as F
 
 from gptcourse.data import mini_webtext as mw
+from gptcourse.training import pad_sequences
 
 BLANK = mw.BLANK
 BATCH = 128  # rows per forward pass in the batched scorers: few, large passes are fastest on a CPU
@@ -165,10 +167,7 @@ def gather_logprobs(
     out = [None] * len(rows)
     for b in range(0, len(order), batch_size):
         batch = order[b : b + batch_size]
-        L = max(len(rows[i]) for i in batch)
-        X = torch.zeros(len(batch), L, dtype=torch.long)
-        for r, i in enumerate(batch):
-            X[r, : len(rows[i])] = torch.tensor(rows[i])
+        X = pad_sequences([rows[i] for i in batch])
         logits = model(X.to(device)).float()
         r_idx = torch.cat([torch.full((len(queries[i][0]),), r) for r, i in enumerate(batch)]).to(device)
         pos = torch.cat([torch.as_tensor(queries[i][0], dtype=torch.long) for i in batch]).to(device)
@@ -284,9 +283,7 @@ def greedy_continuations(
     if max_len is not None:
         encoded = [e[-(max_len - max_new_tokens) :] for e in encoded]
     lengths = torch.tensor([len(e) for e in encoded])
-    X = torch.zeros(len(encoded), int(lengths.max()) + max_new_tokens, dtype=torch.long)
-    for r, e in enumerate(encoded):
-        X[r, : len(e)] = torch.tensor(e)
+    X = F.pad(pad_sequences(encoded), (0, max_new_tokens))  # room for the new tokens after the longest prompt
     X, rows = X.to(device), torch.arange(len(encoded), device=device)
     ends = lengths.to(device)
     stopped = torch.zeros(len(encoded), dtype=torch.bool, device=device)
