@@ -15,11 +15,13 @@ bound in the kernel under random names:
                   instructor bindings are restored; finally print a completion marker, an HMAC of
                   the test's id under a per-run secret (in the grader's format ``marker_format``:
                   :data:`autograder.guard.MARKER_FORMAT`). The grader counts a test as passed only if
-                  the marker is there and no error was raised.
+                  the marker is there and no error was raised. The test helpers' function objects
+                  themselves (code, defaults, keyword defaults, attributes, closure cells) are
+                  restored too, and each change is reported on a line in ``restored_format``.
 """
 
 
-def install(secret, run_name, snap_name, reference_modules, marker_format):  # pragma: no cover - runs in the kernel
+def install(secret, run_name, snap_name, reference_modules, marker_format, restored_format):  # pragma: no cover
     import ast
     import builtins
     import hashlib
@@ -55,6 +57,23 @@ def install(secret, run_name, snap_name, reference_modules, marker_format):  # p
     instructor = {}
     modules = {}
     classes = {}
+    functions = {}  # id -> (function, its state when the instructor's cell had run)
+    empty_cell = object()
+
+    def _state(f):
+        cells = []
+        for cell in f.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:
+                cells.append(empty_cell)
+        names = (f.__name__, f.__qualname__, f.__module__, f.__doc__)
+        return f.__code__, f.__defaults__, f.__kwdefaults__, dict(f.__dict__), tuple(cells), names
+
+    def _track(obj):
+        for f in (obj, getattr(obj, "__func__", None), getattr(obj, "fget", None), getattr(obj, "fset", None)):
+            if isinstance(f, types.FunctionType) and id(f) not in functions:
+                functions[id(f)] = (f, _state(f))
 
     class ReferenceImplementationUsed(Exception):
         """An answer is the course package's reference implementation, not the student's code."""
@@ -62,6 +81,12 @@ def install(secret, run_name, snap_name, reference_modules, marker_format):  # p
     def _module(module):
         if module.__name__ not in modules and module.__name__ != "__main__":
             modules[module.__name__] = (module, dict(vars(module)))
+            for value in vars(module).values():
+                if getattr(value, "__module__", None) == module.__name__:
+                    _track(value)
+                    if isinstance(value, type):
+                        for member in vars(value).values():
+                            _track(member)
 
     def snap(names):
         user_ns = ip.user_ns
@@ -70,6 +95,7 @@ def install(secret, run_name, snap_name, reference_modules, marker_format):  # p
                 continue
             obj = user_ns[name]
             instructor[name] = obj
+            _track(obj)
             if isinstance(obj, types.ModuleType):
                 _module(obj)
                 continue
@@ -78,6 +104,9 @@ def install(secret, run_name, snap_name, reference_modules, marker_format):  # p
                 _module(module)
             if isinstance(obj, type) and obj.__module__ != "__main__":
                 classes[obj] = dict(vars(obj))
+            if isinstance(obj, type):
+                for member in vars(obj).values():
+                    _track(member)
 
     def _restore_dict(target, saved, setter):
         for name, value in saved.items():
@@ -87,7 +116,42 @@ def install(secret, run_name, snap_name, reference_modules, marker_format):  # p
                 except (AttributeError, TypeError):
                     pass
 
+    def _restore_function(f, saved):
+        """Put back a helper's code, defaults, attributes and closure; say what had changed."""
+        code, defaults, kwdefaults, attributes, cells, names = saved
+        changed = [
+            part
+            for part, now, then in (
+                ("__code__", f.__code__, code),
+                ("__defaults__", f.__defaults__, defaults),
+                ("__kwdefaults__", f.__kwdefaults__, kwdefaults),
+                ("__name__", (f.__name__, f.__qualname__, f.__module__, f.__doc__), names),
+            )
+            if now is not then and now != then
+        ]
+        f.__code__, f.__defaults__, f.__kwdefaults__ = code, defaults, kwdefaults
+        f.__name__, f.__qualname__, f.__module__, f.__doc__ = names
+        if f.__dict__ != attributes or any(f.__dict__.get(k, missing) is not v for k, v in attributes.items()):
+            changed.append("__dict__")
+            f.__dict__.clear()
+            f.__dict__.update(attributes)
+        for cell, value in zip(f.__closure__ or (), cells, strict=True):  # a closure never changes length
+            try:
+                same = cell.cell_contents is value
+            except ValueError:
+                same = value is empty_cell
+            if not same:
+                changed.append("__closure__")
+                if value is empty_cell:
+                    del cell.cell_contents
+                else:
+                    cell.cell_contents = value
+        return [f"{f.__qualname__}.{part}" for part in dict.fromkeys(changed)]
+
     def restore():
+        changed = []
+        for f, saved in list(functions.values()):
+            changed += _restore_function(f, saved)
         _restore_dict(vars(builtins), saved_builtins, lambda n, v: setattr(builtins, n, v))
         for name, value in saved_sys.items():
             setattr(sys, name, value)
@@ -117,13 +181,15 @@ def install(secret, run_name, snap_name, reference_modules, marker_format):  # p
             signal.signal(signal.SIGINT, signal.default_int_handler)
         except (ValueError, OSError):
             pass
+        return changed
 
     def marker(grade_id):
         digest = hmac.new(key, grade_id.encode(), hashlib.sha256).hexdigest()[:32]
         return marker_format.format(grade_id=grade_id, digest=digest)
 
     def run(grade_id, source, required):
-        restore()
+        for what in restore():
+            out.write(restored_format.format(what=what) + "\n")
         user_ns = ip.user_ns
         for name in required:
             module = getattr(user_ns.get(name), "__module__", None)

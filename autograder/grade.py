@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -23,17 +24,19 @@ import tempfile
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpec
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
+from nbformat.corpus.words import generate_corpus_id
 from nbgrader.preprocessors import Execute
 
 from . import sandbox
 from .assignment import Assignment, quiet
-from .guard import MARKER_PREFIX, Guard
+from .guard import GRADER_LINE, Guard
 from .interpreter import ensure_tools_on_path
 from .kernel_client import SlicedPollKernelManager
 from .match import Rejected, reconcile
@@ -174,7 +177,7 @@ class SandboxExecute(Execute):
             text = content.get("text", "")
             used = self._out_bytes.get(cell_index, 0)
             if used + len(text) > cap:
-                kept = "".join(line for line in text.splitlines(True) if MARKER_PREFIX in line)
+                kept = "".join(line for line in text.splitlines(True) if GRADER_LINE in line)
                 room = max(0, cap - used)
                 if cell_index not in self.events["truncated"]:
                     self.events["truncated"].append(cell_index)
@@ -323,6 +326,9 @@ def settle_verdicts(nb, guard: Guard, events: dict) -> dict[str, dict]:
             if out.output_type == "stream":
                 text, hit = guard.take_marker(out.text, meta.get("grade_id", ""))
                 found = found or (hit and is_test)
+                if is_test:
+                    text, changes = guard.take_restored(text)
+                    events.setdefault("restored", []).extend(f"{c} (before {meta.get('grade_id')})" for c in changes)
                 if not text:
                     continue
                 out.text = text
@@ -417,6 +423,42 @@ def grade(
     return result
 
 
+def _upgrade_note(raw: dict, name: str) -> str | None:
+    """A note for the student if the file is in a notebook format older than 4.5 (it is upgraded and graded)."""
+    major, minor = raw.get("nbformat", 4), raw.get("nbformat_minor", 0)
+    if (major, minor) >= (4, 5):
+        return None
+    return f"{name} was saved in the old notebook format {major}.{minor}; it was upgraded to 4.5 and graded"
+
+
+def _student_errors(nb) -> dict[int, str]:
+    """The error each non-test code cell raised (an answer cell or a cell of the student's own), by cell index:
+    the error's type and message, and the line of the student's code it points at."""
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or (meta.get("grade") and not meta.get("solution")):
+            continue
+        error = next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+        if error is None:
+            continue
+        text = re.sub(r" \([^()]*\.py, line \d+\)$", "", f"{error.ename}: {error.evalue}")  # IPython's file name
+        where = _error_line(error, cell.source)
+        found[index] = text + (f" (line {where[0]}: `{where[1]}`)" if where else "")
+    return found
+
+
+def _error_line(error, source: str) -> tuple[int, str] | None:
+    """(line number, code) of the student's cell that ``error`` names: its last ``Cell In[..], line N`` frame,
+    or the ``line N`` of a SyntaxError's message."""
+    trace = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", "\n".join(error.get("traceback", [])))
+    numbers = re.findall(r"Cell In\[\d*\], line (\d+)", trace) or re.findall(r"line (\d+)", str(error.evalue))
+    lines = source.splitlines()
+    if numbers and 1 <= int(numbers[-1]) <= len(lines):
+        return int(numbers[-1]), lines[int(numbers[-1]) - 1].strip()
+    return None
+
+
 def _grade(task, asg, limits, others, hide, workdir) -> Result:
     if task.status_hint:
         return _result(task, asg, task.status_hint, "; ".join(task.notes) or task.status_hint)
@@ -433,11 +475,17 @@ def _grade(task, asg, limits, others, hide, workdir) -> Result:
             task, asg, "invalid-notebook", f"{path.name} is not valid JSON ({exc}); was the file saved from Jupyter?"
         )
     try:
-        if not isinstance(raw, dict) or "cells" not in raw:
+        if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
             raise ValueError("no 'cells' list")
         nb = nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as exc:  # noqa: BLE001
         return _result(task, asg, "invalid-notebook", f"{path.name} is JSON but not a Jupyter notebook ({exc})")
+    upgraded = _upgrade_note(raw, path.name)
+    if upgraded:
+        nb.nbformat_minor = max(nb.nbformat_minor, 5)
+        for cell in nb.cells:  # nbformat 4.5 cells carry ids; an older notebook's get them now
+            cell.setdefault("id", generate_corpus_id())
+        task = replace(task, notes=[*task.notes, upgraded])
     try:
         rec = reconcile(nb, asg, others)
     except Rejected as rej:
@@ -555,13 +603,23 @@ def _findings(rec, asg: Assignment) -> dict:
 
 def _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, sandbox_report, limits) -> Result:
     labels = {i: nbgrader_meta(c).get("grade_id") or f"cell {i + 1}" for i, c in enumerate(nb.cells)}
+    raised = {labels[i]: error for i, error in _student_errors(nb).items()}  # the student's own errors come first
+    costs: dict[str, list[str]] = {}
     tests, withheld = [], []
+    answer_cells = {s for t in asg.tests for s in t.solutions}
     for t in asg.tests:
         verdict = verdicts.get(t.grade_id, {"state": "not-run", "message": "not run"})
         points = scores.get(t.grade_id, 0.0)
         state, message = verdict["state"], redact(verdict["message"], asg.hidden_lines)
         if state != "passed" and points > 0:  # nbgrader and our verdict must agree
             points = 0.0
+        own = [s for s in t.solutions if s in raised]
+        if state == "failed" and own:
+            message = (
+                "".join(f"your answer cell {s} raised {raised[s]}; " for s in own) + f"then this test failed: {message}"
+            )
+            for s in own:
+                costs.setdefault(s, []).append(t.grade_id)
         reasons = findings["reference"].get(t.grade_id) or []
         if verdict.get("ename") == "ReferenceImplementationUsed":
             reasons = reasons or [message]
@@ -619,6 +677,19 @@ def _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, san
     if findings["tamper"]:
         candidates.append("flagged")
         reasons.append("needs review: " + "; ".join(findings["tamper"][:4]))
+    if events.get("restored"):
+        candidates.append("flagged")
+        reasons.append(
+            "the notebook changed the test helpers, which were restored before the tests ran: "
+            + ", ".join(list(dict.fromkeys(events["restored"]))[:6])
+        )
+    own_errors = [
+        f"{'answer cell' if cell in costs or cell in answer_cells else 'your'} {cell} raised {error}"
+        + (f", which cost {', '.join(costs[cell])}" if cell in costs else "")
+        for cell, error in raised.items()
+        if not (events["died_at"] is not None and labels.get(events["died_at"]) == cell)
+    ]
+    reasons = own_errors + reasons
     status = next((s for s in PRECEDENCE if s in candidates), "graded")
     if events["truncated"]:
         notes.append(f"output of {', '.join(labels[i] for i in events['truncated'])} was cut at {limits.output_kb} KiB")

@@ -22,6 +22,13 @@ GUARD_SOURCE = (Path(__file__).parent / "_kernel_guard.py").read_text()
 MARKER_PREFIX, MARKER_END = "\u27e6grader-ok", "\u27e7"
 MARKER_FORMAT = MARKER_PREFIX + " {grade_id} {digest}" + MARKER_END
 MARKER = re.compile(re.escape(MARKER_PREFIX) + r" (\S+) ([0-9a-f]{32})" + re.escape(MARKER_END) + r"\n?")
+#: What the guard found changed (and restored) before a test: a test helper's code, defaults, attributes or
+#: closure. Unsigned: a student who prints one only flags their own submission.
+RESTORED_PREFIX = "\u27e6grader-restored"
+RESTORED_FORMAT = RESTORED_PREFIX + " {what}" + MARKER_END
+RESTORED = re.compile(re.escape(RESTORED_PREFIX) + r" (.*?)" + re.escape(MARKER_END) + r"\n?")
+#: Every line the grader's side of the kernel writes starts so (kept when a cell's output is cut).
+GRADER_LINE = "\u27e6grader-"
 
 
 class Guard:
@@ -35,7 +42,7 @@ class Guard:
         """Executed silently (no history, no output) before the first cell."""
         body = GUARD_SOURCE + (
             f"\ninstall({self.secret!r}, {self.run_name!r}, {self.snap_name!r}, "
-            f"{self.reference_modules!r}, {MARKER_FORMAT!r})\n"
+            f"{self.reference_modules!r}, {MARKER_FORMAT!r}, {RESTORED_FORMAT!r})\n"
         )
         return f"exec({body!r}, {{'__name__': '__grader__'}})"
 
@@ -62,3 +69,8 @@ class Guard:
             return ""
 
         return MARKER.sub(_drop, text), found
+
+    @staticmethod
+    def take_restored(text: str) -> tuple[str, list[str]]:
+        """Remove the guard's "restored" lines from ``text``; return what each says was changed."""
+        return RESTORED.sub("", text), RESTORED.findall(text)

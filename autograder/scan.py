@@ -26,6 +26,11 @@ TAMPER_ATTRS = {
     "__closure__",
     "__globals__",
     "__code__",
+    "__defaults__",
+    "__kwdefaults__",
+    "__dict__",
+    "__func__",
+    "__wrapped__",
     "__subclasses__",
     "f_locals",
     "f_globals",
@@ -198,6 +203,15 @@ def scan(
                     add("reference", f"`from {module} import {alias.name}` imports the reference implementation", node)
             if module.split(".")[0] in TAMPER_MODULES or module in TAMPER_MODULES:
                 add("tamper", f"imports from `{module}`", node)
+        elif isinstance(node, ast.Call) and _dotted(node.func) in ("getattr", "setattr", "delattr", "vars"):
+            what = _dotted(node.func)
+            key = node.args[1] if what != "vars" and len(node.args) > 1 else None
+            literal = isinstance(key, ast.Constant) and isinstance(key.value, str)
+            if what == "vars" and node.args:
+                add("tamper", "uses `vars(...)`: it reaches an object's attributes by name", node)
+            elif key is not None and (not literal or (key.value.startswith("__") and key.value.endswith("__"))):
+                shown = repr(key.value) if literal else "a name computed at run time"
+                add("tamper", f"uses `{what}(..., {shown})`: attribute access by a dunder or computed name", node)
         elif isinstance(node, ast.Call):
             name = _dotted(node.func) or ""
             if name.split(".")[-1] in ("import_module", "__import__") or name == "__import__":

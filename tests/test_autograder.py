@@ -198,6 +198,22 @@ def build_class(tmp: Path) -> tuple[Path, Path, dict]:
         3,
     )
     put("imports-reference", set_answer(perfect, "softmax", "from gptcourse.ch00_lm import softmax"), "partial", 3)
+    # the test helpers' function objects bent in place: each is restored before the tests and flagged
+    noop = "(lambda *a, **k: None).__code__"
+    tampers = {
+        "bends-helper-code": f'for f in (check_close, check_equal, check_true):\n    setattr(f, "__co" + "de__", {noop})',
+        "bends-helper-defaults": 'name = "__kwdefa" + "ults__"\nsetattr(check_close, name, {"atol": 1e9, "rtol": 1e9})',
+        "bends-helper-attributes": "import functools\nfunctools.update_wrapper(check_close, print)",
+        "bends-instructor-method": 'setattr(CountLM.prob, "__co" + "de__", (lambda self, *a, **k: 0.5).__code__)',
+    }
+    for student, code in tampers.items():
+        put(student, set_answer(perfect, "softmax", wrong_softmax + code), "flagged", 3)
+    old_format = json.loads(nbformat.writes(perfect))  # saved by an old Jupyter: nbformat 4.4, no cell ids
+    old_format["nbformat_minor"] = 4
+    for cell in old_format["cells"]:
+        cell.pop("id", None)
+    put("nbformat-4.4", json.dumps(old_format).encode(), "graded", 5)
+    put("nbformat-3", nbformat.writes(nbformat.convert(copy.deepcopy(perfect), 3), version=3).encode(), "graded", 5)
     put(
         "tries-network",
         set_answer(
@@ -325,6 +341,12 @@ def test_exit_code_and_every_student_has_a_row(graded_class):
         "imports-reference",
         "tries-network",
         "snoops",
+        "bends-helper-code",
+        "bends-helper-defaults",
+        "bends-helper-attributes",
+        "bends-instructor-method",
+        "nbformat-4.4",
+        "nbformat-3",
     ],
 )
 def test_status_and_points(graded_class, student):
@@ -353,6 +375,17 @@ def test_reasons_say_what_happened(graded_class):
     assert "builtins" in rows["redefines-builtin"]["reason"]
     assert "check_close" in rows["redefines-helper"]["reason"]
     assert "none of its" in rows["unrelated-notebook"]["reason"]
+    for student in ("nbformat-3", "nbformat-4.4"):
+        assert "upgraded" in rows[student]["reason"] and "old notebook format" in rows[student]["reason"]
+    syntax = rows["syntax-error"]["reason"]
+    assert syntax.startswith("answer cell softmax raised SyntaxError") and "`return ((`" in syntax, syntax
+    assert "test_softmax" in syntax
+    code = rows["bends-helper-code"]["reason"]
+    assert "restored" in code and "check_close.__code__" in code and "check_true.__code__" in code, code
+    assert "computed at run time" in code, "the scan flags the computed dunder name too"
+    assert "check_close.__kwdefaults__" in rows["bends-helper-defaults"]["reason"]
+    assert "check_close.__dict__" in rows["bends-helper-attributes"]["reason"]
+    assert "CountLM.prob.__code__" in rows["bends-instructor-method"]["reason"]
 
 
 def test_per_test_points_and_messages(graded_class):

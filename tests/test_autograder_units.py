@@ -67,6 +67,26 @@ def test_scan_flags_tampering():
         assert any(f.kind == "tamper" for f in scan(code, REF)), code
 
 
+def test_scan_flags_attribute_access_by_dunder_or_computed_names():
+    for code in [
+        'setattr(check_close, "__co" + "de__", None)',
+        "name = 'x'\nsetattr(model, name, 1)",
+        'getattr(check_close, "__kwdefaults__")',
+        'delattr(check_close, f"__{part}__")',
+        "vars(check_close)['x'] = 1",
+        "check_close.__dict__.clear()",
+        "check_close.__defaults__ = (1e9,)",
+    ]:
+        assert any(f.kind == "tamper" for f in scan(code, REF)), code
+    for code in ['getattr(model, "weight")', 'setattr(args, "lr", 0.1)', "print(vars())"]:
+        assert not [f for f in scan(code, REF) if f.kind == "tamper"], code
+
+
+def test_guard_reports_restored_helpers():
+    text, changes = Guard.take_restored("x\n\u27e6grader-restored check_close.__code__\u27e7\nmore\n")
+    assert changes == ["check_close.__code__"] and text == "x\nmore\n"
+
+
 def test_redaction_hides_hidden_lines():
     hidden = ["check_close(softmax(x, dim=0), torch.softmax(x, dim=0), what=\"secret\","]
     assert "torch.softmax(x, dim=0)" not in redact("leak: " + hidden[0] + " rest", hidden)
