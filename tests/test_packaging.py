@@ -43,6 +43,7 @@ def test_wheel_and_sdist(dist):
     shipped = {n for n in names if "/checkpoints/" in n}
     expected = {str(p.relative_to(ROOT)) for p in (ROOT / "gptcourse" / "checkpoints").rglob("*") if p.is_file()}
     assert shipped == expected, "the wheel must carry every shipped checkpoint"
+    assert {"autograder/slurm/grade-array.sbatch", "autograder/slurm/grade-indexed-job.yaml"} <= set(names)
     tops = {n.split("/")[0] for n in names}
     assert tops == {"gptcourse", "autograder", f"gptcourse-{gptcourse.__version__}.dist-info"}, tops
     leaked = [n for n in names if n.endswith((".ipynb", ".db", ".csv")) or "/submitted/" in n or "/feedback/" in n]
