@@ -19,6 +19,12 @@ from gptcourse.data.translation_task import LENGTH_BUCKETS, LONG_BUCKET, Pair
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+#: The markers and line styles that tell the models of chapters 1-3 apart in their figures, in the order
+#: seq2seq, attention, Transformer (the colours follow :data:`gptcourse.style.PALETTE`): colour is never the
+#: only difference between two lines.
+MARKERS = ("o", "s", "^", "D", "v", "P")
+LINESTYLES = ("-", "--", "-.", ":")
+
 
 def exact_match(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
     """The fraction of sentences translated exactly (every word, and the length, right)."""
@@ -124,7 +130,9 @@ def plot_accuracy_by_length(
 
     ``results`` maps a model name to the rows of :func:`evaluate` (the test split's and the long
     split's rows may simply be concatenated; ``"all"`` rows are skipped). ``metric`` is
-    ``"exact_match"`` or ``"token_accuracy"``. Returns the axes.
+    ``"exact_match"`` or ``"token_accuracy"``. Model ``i`` gets the ``i``-th colour, marker
+    (:data:`MARKERS`) and line style (:data:`LINESTYLES`), so the lines differ in more than colour.
+    Returns the axes.
     """
     style.use()
     if ax is None:
@@ -136,7 +144,8 @@ def plot_accuracy_by_length(
         ax.plot(
             [r["mid"] for r in rows],
             [r[metric] for r in rows],
-            marker="o",
+            marker=MARKERS[i % len(MARKERS)],
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
             color=colors.get(name, style.PALETTE[i % len(style.PALETTE)]),
             label=name,
         )
@@ -150,3 +159,34 @@ def plot_accuracy_by_length(
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="lower left")
     return ax
+
+
+def bucket_row(rows: Sequence[dict], bucket: tuple[int, int]) -> dict:
+    """The row of :func:`evaluate`'s table for the source-length ``bucket``, e.g. ``(3, 5)``."""
+    label = bucket_label(bucket)
+    for row in rows:
+        if row["bucket"] == label:
+            return row
+    raise KeyError(f"no row for the bucket {label!r}; the rows are {[r['bucket'] for r in rows]}")
+
+
+def mark_errors(prediction: Sequence[str], reference: Sequence[str]) -> str:
+    """The predicted words joined by spaces, each one that differs from the reference word at its position
+    (or has no reference word there) in Markdown bold; ``"(nothing)"`` for an empty prediction."""
+    words = [w if i < len(reference) and w == reference[i] else f"**{w}**" for i, w in enumerate(prediction)]
+    return " ".join(words) or "(nothing)"
+
+
+def bottleneck_verdict(em_short: float, em_long: float) -> str:
+    """Chapter 1's verdict on the bottleneck: how exact match changes from the shortest length bucket
+    (``em_short``) to the longest (``em_long``), as the end of the sentence "exact match ...".
+
+    A drop of 20 percentage points or more is called plain to see; a smaller drop "changes by only"; a rise
+    is reported as one.
+    """
+    drop = em_short - em_long
+    if drop >= 0.2:
+        return f"falls by {100 * drop:.0f} percentage points: the bottleneck is plain to see"
+    if drop >= 0:
+        return f"changes by only {100 * drop:.0f} percentage points between the shortest and the longest bucket"
+    return f"rises by {-100 * drop:.0f} percentage points"

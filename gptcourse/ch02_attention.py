@@ -30,7 +30,7 @@ import torch.nn as nn
 
 from gptcourse import style
 from gptcourse.ch01_seq2seq import DecoderStep, Encoder, TrainConfig, greedy_decode, train
-from gptcourse.data.translation_task import TranslationTask, Vocab
+from gptcourse.data.translation_task import Pair, TranslationTask, Vocab, reference_alignment
 from gptcourse.training import train_cached
 
 if TYPE_CHECKING:
@@ -214,7 +214,9 @@ def plot_attention(
 ) -> Axes:
     """Heatmap of attention weights: one row per target word (and ``<eos>``), one column per source word.
 
-    A translation cut off at the length limit has no ``<eos>`` step: its weights have one row per word.
+    Brightness (viridis, 0 to 1) shows the weight, and a dot marks each row's largest weight
+    (:func:`mark_row_peaks`), so the peaks read without colour. A translation cut off at the length limit
+    has no ``<eos>`` step: its weights have one row per word.
     """
     style.use()
     if isinstance(weights, torch.Tensor):
@@ -223,6 +225,7 @@ def plot_attention(
     if ax is None:
         _, ax = style.figure(figsize=(0.42 * len(source_words) + 1.6, 0.36 * len(rows) + 1.2))
     ax.imshow(weights[: len(rows)], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    mark_row_peaks(ax, weights[: len(rows)])
     ax.set_xticks(range(len(source_words)), source_words, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.grid(False)
@@ -231,3 +234,67 @@ def plot_attention(
     if title:  # wrapped to the width of the heatmap, so a long sentence does not shrink the figure
         ax.set_title("\n".join(textwrap.wrap(title, width=max(40, 6 * len(source_words)))), fontsize=9)
     return ax
+
+
+def alignment_accuracy(
+    model: nn.Module, task: TranslationTask, pairs: Sequence[Pair], batch_size: int = 200
+) -> tuple[float, float]:
+    """How often the largest weight of a row falls on the source word that the row's output word translates
+    (:func:`gptcourse.data.translation_task.reference_alignment` knows which one).
+
+    Decodes ``pairs`` greedily in batches; for each output word up to the reference's length, the row's
+    argmax over the source is compared with the true source position. Returns (the fraction exactly on it,
+    the fraction on it or on a neighbouring word).
+    """
+    hits = near = total = 0
+    for i in range(0, len(pairs), batch_size):
+        chunk = pairs[i : i + batch_size]
+        batch = task.collate(chunk)
+        _, weights = greedy_decode_with_attention(model, batch.src, batch.src_lengths, max_len=batch.src.size(1) + 1)
+        for row, (source, target) in enumerate(chunk):
+            truth = reference_alignment(source)
+            peaks = weights[row, : len(target)].argmax(-1).tolist()
+            hits += sum(p == a for p, a in zip(peaks, truth, strict=False))
+            near += sum(abs(p - a) <= 1 for p, a in zip(peaks, truth, strict=False))
+            total += len(peaks)
+    return hits / total, near / total
+
+
+def wrong_length_fraction(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
+    """The fraction of translations that have a different number of words than their reference."""
+    if len(predictions) != len(references) or not references:
+        raise ValueError(f"need as many predictions as references (>0), got {len(predictions)} and {len(references)}")
+    return sum(len(p) != len(r) for p, r in zip(predictions, references, strict=True)) / len(references)
+
+
+def length_verdict(attention_drop: float, seq2seq_drop: float) -> str:
+    """Chapter 2's verdict on long sentences: how the attention model's exact match changes from the shortest
+    length bucket to the longest (``attention_drop``, a fraction), against seq2seq's (``seq2seq_drop``).
+
+    Under 10 percentage points it "barely moves"; otherwise it falls, less than seq2seq's or not.
+    """
+    if attention_drop < 0.1:
+        return "barely moves"
+    if attention_drop < seq2seq_drop:
+        return (
+            f"falls too, by {100 * attention_drop:.0f} percentage points, but far less than seq2seq's "
+            f"{100 * seq2seq_drop:.0f}"
+        )
+    return f"falls by {100 * attention_drop:.0f} percentage points, no less than seq2seq's"
+
+
+def beyond_verdict(attention_accuracy: float, seq2seq_accuracy: float) -> str:
+    """Chapter 2's verdict on the sentences longer than any training sentence, from the two models' token
+    accuracies there: does attention degrade more gracefully?"""
+    if attention_accuracy > seq2seq_accuracy:
+        return "attention degrades more gracefully"
+    return "attention does no better"
+
+
+def mark_row_peaks(ax: Axes, weights: torch.Tensor | np.ndarray) -> None:
+    """Put a white dot with a black rim on the largest weight of every row of a heatmap drawn with
+    ``ax.imshow(weights)``: where each query looks most, legible without telling colours apart."""
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().cpu().numpy()
+    rows = range(len(weights))
+    ax.plot(weights.argmax(-1), rows, "o", ms=4, mfc="white", mec="black", mew=0.8)

@@ -452,6 +452,18 @@ def build_and_train(
     )
 
 
+def speed_verdict(recurrent_seconds: float, transformer_seconds: float) -> str:
+    """Chapter 3's verdict on speed, from the seconds per epoch of the recurrent model with attention and of
+    the Transformer: how many times as fast the Transformer trained, or how many times slower, and why."""
+    ratio = recurrent_seconds / transformer_seconds
+    if ratio >= 1:
+        return f"the Transformer trained {ratio:.1f} times as fast"
+    return (
+        f"the Transformer was {1 / ratio:.1f} times slower: on a CPU, with sentences this short and models this "
+        "small, its larger matrix products cost more than the recurrent decoder's few sequential steps"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading PyTorch's own modules' weights (the exercises compare against torch.nn)
 # ---------------------------------------------------------------------------------------------

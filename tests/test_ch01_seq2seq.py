@@ -112,3 +112,33 @@ def test_training_is_deterministic(task):
     a = c1.train(small_model(task), task, c1.TrainConfig(steps=5, batch_size=16), show_progress=False)
     b = c1.train(small_model(task), task, c1.TrainConfig(steps=5, batch_size=16), show_progress=False)
     assert a == b
+
+
+def test_the_page_verdicts_follow_the_numbers():
+    from gptcourse import ch01_evaluation as ev
+
+    assert ev.bottleneck_verdict(0.9, 0.2) == "falls by 70 percentage points: the bottleneck is plain to see"
+    assert ev.bottleneck_verdict(0.9, 0.7) == "falls by 20 percentage points: the bottleneck is plain to see"
+    assert ev.bottleneck_verdict(0.9, 0.8).startswith("changes by only 10 percentage points")
+    assert ev.bottleneck_verdict(0.5, 0.5).startswith("changes by only 0 percentage points")
+    assert ev.bottleneck_verdict(0.4, 0.7) == "rises by 30 percentage points"
+    # the wrong words of a translation in bold: a wrong word, an extra word, and nothing at all
+    assert ev.mark_errors(["a", "x", "c", "d"], ["a", "b", "c"]) == "a **x** c **d**"
+    assert ev.mark_errors([], ["a"]) == "(nothing)"
+    rows = [{"bucket": "3-5", "n": 1}, {"bucket": "all", "n": 2}]
+    assert ev.bucket_row(rows, (3, 5)) is rows[0]
+    with pytest.raises(KeyError, match="6-8"):
+        ev.bucket_row(rows, (6, 8))
+
+
+def test_the_accuracy_plot_tells_models_apart_without_colour():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gptcourse import ch01_evaluation as ev
+
+    rows = [{"bucket": "3-5", "lo": 3, "hi": 5, "mid": 4.0, "exact_match": 0.5, "token_accuracy": 0.7}]
+    ax = ev.plot_accuracy_by_length({"one": rows, "two": rows, "three": rows})
+    styles = [(line.get_marker(), line.get_linestyle()) for line in ax.get_lines()]
+    assert len(set(styles)) == 3, styles
+    matplotlib.pyplot.close("all")

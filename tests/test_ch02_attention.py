@@ -113,3 +113,51 @@ def test_plot_attention_draws_a_translation_cut_off_without_eos():
         ax = plot_attention(weights, source, words)  # 4 words and 4 rows: cut off, no <eos> row
         labels = [t.get_text() for t in ax.get_yticklabels()]
         assert labels == (words + ["<eos>"])[:n_rows]
+
+
+def test_the_page_verdicts_follow_the_numbers():
+    assert c2.length_verdict(0.05, 0.6) == "barely moves"
+    assert c2.length_verdict(0.2, 0.6) == "falls too, by 20 percentage points, but far less than seq2seq's 60"
+    assert c2.length_verdict(0.6, 0.5) == "falls by 60 percentage points, no less than seq2seq's"
+    assert c2.beyond_verdict(0.5, 0.4) == "attention degrades more gracefully"
+    assert c2.beyond_verdict(0.4, 0.4) == "attention does no better"
+    assert c2.wrong_length_fraction([["a"], ["a", "b"], []], [["x"], ["x"], ["x"]]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="as many"):
+        c2.wrong_length_fraction([["a"]], [])
+
+
+def test_alignment_accuracy_counts_the_peaks_on_the_translated_word(task, monkeypatch):
+    pairs = [p for p in task.test if len(p[0]) == 5][:3]
+    calls = []
+
+    def decode(model, src, src_lengths, max_len):
+        """Weights that peak on the word each output word translates, but for the very first output word,
+        whose peak is on a neighbour of it."""
+        weights = torch.zeros(src.size(0), max_len, src.size(1))
+        for row in range(src.size(0)):
+            source = [task.src_vocab.itos[i] for i in src[row].tolist() if i != 0]
+            for t, a in enumerate(c2.reference_alignment(source)):
+                weights[row, t, a] = 1.0
+            if not calls and row == 0:
+                a = int(weights[0, 0].argmax())
+                weights[0, 0] = 0.0
+                weights[0, 0, a + 1 if a + 1 < len(source) else a - 1] = 1.0
+        calls.append(src.size(0))
+        return None, weights
+
+    monkeypatch.setattr(c2, "greedy_decode_with_attention", decode)
+    total = sum(len(t) for _, t in pairs)
+    exact, near = c2.alignment_accuracy(None, task, pairs, batch_size=2)
+    assert calls == [2, 1]
+    assert exact == pytest.approx((total - 1) / total) and near == 1.0
+
+
+def test_attention_heatmap_marks_each_rows_peak():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    weights = torch.tensor([[0.1, 0.7, 0.2], [0.6, 0.3, 0.1]])
+    ax = c2.plot_attention(weights, ["a", "b", "c"], ["x"])
+    (dots,) = ax.get_lines()
+    assert list(dots.get_xdata()) == [1, 0] and list(dots.get_ydata()) == [0, 1]
+    matplotlib.pyplot.close("all")

@@ -312,3 +312,11 @@ def test_training_on_the_toy_task_lowers_the_loss():
     )
     assert len(losses) == 30 and not model.training
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+
+
+def test_speed_verdict_follows_the_ratio():
+    from gptcourse.ch03_transformer import speed_verdict
+
+    assert speed_verdict(3.0, 1.0) == "the Transformer trained 3.0 times as fast"
+    assert speed_verdict(1.0, 1.0) == "the Transformer trained 1.0 times as fast"
+    assert speed_verdict(1.0, 2.5).startswith("the Transformer was 2.5 times slower: on a CPU")
