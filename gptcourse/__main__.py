@@ -16,22 +16,23 @@ from gptcourse.ch05_experiments import TOY_GPT2_DIR, TOY_TRAINING, save_toy_gpt2
 from gptcourse.ch06_models import CHECKPOINT_DIR, SIZES, TRAINING, train_all
 
 
+def _saved(out: str, model, vocab_size: int, final_loss: float, seconds: float) -> None:
+    print(
+        f"saved {out}: {count_model_parameters(model):,} parameters, vocabulary {vocab_size}, "
+        f"final loss {final_loss:.3f}, {seconds:.0f} s"
+    )
+
+
 def _pretrain_ch04(settings, args) -> None:
     model, tok, info = run_pretraining(settings, device=args.device)
     save_pretrained(args.out, model, tok, info)
-    print(
-        f"saved {args.out}: {count_model_parameters(model):,} parameters, vocabulary {tok.vocab_size}, "
-        f"final loss {sum(info['losses'][-50:]) / 50:.3f}, {info['seconds']:.0f} s"
-    )
+    _saved(args.out, model, tok.vocab_size, sum(info["losses"][-50:]) / 50, info["seconds"])
 
 
 def _pretrain_ch05(settings, args) -> None:
     model, tok, info = train_toy_gpt2(settings, device=args.device)
     save_toy_gpt2(args.out, model, tok, info)
-    print(
-        f"saved {args.out}: {count_model_parameters(model):,} parameters, vocabulary {tok.vocab_size}, "
-        f"final loss {info['final_loss']:.3f}, {info['seconds']:.0f} s"
-    )
+    _saved(args.out, model, tok.vocab_size, info["final_loss"], info["seconds"])
 
 
 def _pretrain_ch06(settings, args) -> None:
