@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # nbgrader runs helper programs (alembic) by name: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install chromium book book-solutions test test-fast lint release check lab bench clean
+.PHONY: help install chromium node book book-solutions test test-fast lint release check lab bench clean
 
 help:
 	@echo "make book      set up .venv and build the site into _build/html"
@@ -33,6 +33,19 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
 
+# The browser tests' accessibility audit runs axe-core, pinned in package-lock.json: npm ci installs exactly that
+# into node_modules/ (Node and npm from apt if missing), again whenever the lock file changes.
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } || \
+	  { echo "The accessibility audit needs npm: sudo apt-get install nodejs npm"; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+node: $(NODE_STAMP)
+
 book: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/jupyter-book build -W -n --keep-going .
 	@echo "The site is in _build/html/index.html"
@@ -46,7 +59,7 @@ book-solutions: $(STAMP)
 	@echo "The solutions edition is in _build/solutions/_build/html/index.html"
 
 # Two test workers on two cores: one BLAS/OpenMP thread each, so they never oversubscribe the CPU.
-test: $(STAMP) chromium
+test: $(STAMP) chromium $(NODE_STAMP)
 	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP)

@@ -3,6 +3,11 @@
 Every page: no console errors, no failed or off-site requests, every image loads, every internal link
 resolves, math is typeset by the site's own MathJax, code cells have a copy button. Search finds a
 chapter-3 term. A screenshot of each chapter's first screen is saved to _build/screenshots/.
+
+Every page is also audited for accessibility: axe-core (installed from npm by ``make test``, pinned in
+package-lock.json) finds no serious or critical violation of the WCAG 2.0/2.1 A and AA rules, no image's alt
+text is its file name, and at 200 % zoom and at a phone's width the page never scrolls sideways as a whole,
+while a wide code block or table scrolls inside itself.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
-from conftest import KERNELS, SCREENSHOTS, toc_files
+from conftest import KERNELS, ROOT, SCREENSHOTS, toc_files
 
 pytestmark = [pytest.mark.slow, KERNELS]
 
@@ -34,9 +39,12 @@ def server(site):
     httpd.shutdown()
 
 
-def visit(browser, url: str, base: str):
-    """Open a page; return (page, problems) with every console error and bad or off-site request."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def visit(browser, url: str, base: str, **options):
+    """Open a page; return (page, problems) with every console error and bad or off-site request.
+
+    ``options`` go to ``browser.new_page`` (the viewport: 1280x900 unless given).
+    """
+    page = browser.new_page(**{"viewport": {"width": 1280, "height": 900}, **options})
     problems: list[str] = []
     page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
@@ -55,13 +63,24 @@ def visit(browser, url: str, base: str):
     return page, problems
 
 
+def site_pages() -> list[str]:
+    """Every page of the site: the table of contents' pages, the index and the search page."""
+    return list(dict.fromkeys([f"{name}.html" for name in toc_files()] + ["genindex.html", "search.html"]))
+
+
+def wait_for_math(page) -> None:
+    """Wait until MathJax has typeset the page's math (it changes what is on the page and how wide)."""
+    if page.locator("main .math").count():
+        page.wait_for_selector("main mjx-container", state="attached", timeout=20000)
+
+
 def test_every_page_works_offline(site, server, browser):
-    pages = [f"{name}.html" for name in toc_files()] + ["genindex.html", "search.html"]
+    pages = site_pages()
     anchors: dict[str, set[str]] = {}
     links: list[tuple[str, str]] = []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     failures = []
-    for rel in dict.fromkeys(pages):
+    for rel in pages:
         page, problems = visit(browser, f"{server}/{rel}", server)
         if page.locator("main .math").count():
             try:
@@ -127,3 +146,123 @@ def test_search_finds_a_chapter_three_term(server, browser):
     hits = page.evaluate("Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.href)")
     assert any(chapter3 in h for h in hits), f"search for 'positional encoding' does not find {chapter3}: {hits}"
     assert not problems, problems
+
+
+#: axe-core's browser build, installed by ``make test`` (``npm ci``, the version pinned in package-lock.json).
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+#: The WCAG 2.0 and 2.1 rules of levels A and AA.
+AXE_RUN = "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+
+
+#: The images of a page's content whose alt text is a file name.
+FILE_NAME_ALT = """Array.from(document.querySelectorAll("main img[alt]"))
+    .filter(img => /\\.(png|jpe?g|gif|svg|webp)$/i.test(img.alt.trim()))
+    .map(img => img.getAttribute("src"))"""
+
+
+def axe_script() -> str:
+    if not AXE.is_file():
+        pytest.fail(
+            f"axe-core is not installed ({AXE.relative_to(ROOT)} is missing): run `make test`, which installs it"
+        )
+    return str(AXE)
+
+
+def test_every_page_passes_the_accessibility_audit(site, server, browser):
+    """axe-core finds no serious or critical WCAG 2.0/2.1 A or AA violation on any page (light theme), and no
+    image's alt text is its file name."""
+    script = axe_script()
+    failures = []
+    for rel in site_pages():
+        page, _ = visit(browser, f"{server}/{rel}", server)  # load problems: test_every_page_works_offline
+        wait_for_math(page)
+        # axe accepts any alt text; a figure whose alt is its file name (what Sphinx writes when a page gives
+        # none) says nothing to a reader who cannot see it
+        for src in page.evaluate(FILE_NAME_ALT):
+            failures.append(f"{rel}: an image's alt text is its file name, not a description: {src}")
+        page.add_script_tag(path=script)
+        for violation in page.evaluate(AXE_RUN)["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:3])
+                failures.append(
+                    f"{rel}: {violation['id']} ({violation['impact']}, {len(violation['nodes'])} elements): "
+                    f"{violation['help']}: {targets}"
+                )
+        page.close()
+    assert not failures, "\n".join(failures)
+
+
+#: 200 % zoom of a 1280x800 window (WCAG 1.4.4 and 1.4.10: the page reflows), and a phone held upright.
+NARROW = {
+    "zoom-200": {"viewport": {"width": 640, "height": 400}, "device_scale_factor": 2},
+    "phone": {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2},
+}
+
+#: What does not fit a narrow window: the page's own sideways scroll (and the elements that stick out), and the
+#: code blocks and tables wider than their room that do not scroll inside themselves.
+OVERFLOW = """() => {
+    const width = window.innerWidth;
+    const scrolls = el => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+    // inside a box that clips or scrolls, or fixed to the window (an off-screen drawer): not the page's width
+    const contained = el => {
+        if (getComputedStyle(el).position === "fixed") return true;
+        for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+            const style = getComputedStyle(up);
+            if (style.overflowX !== "visible" || style.position === "fixed") return true;
+        }
+        return false;
+    };
+    const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+        + Array.from(el.classList).slice(0, 3).map(c => "." + c).join("");
+    const problems = [];
+    const page = document.documentElement.scrollWidth;
+    if (page > width + 1) {
+        const out = Array.from(document.body.querySelectorAll("*")).filter(el => {
+            const box = el.getBoundingClientRect();
+            return box.width > 0 && box.right > width + 1 && !contained(el);
+        });
+        const outermost = out.filter(el => !out.includes(el.parentElement)).slice(0, 5);
+        problems.push(`the page scrolls sideways (${page}px wide in a ${width}px window): `
+            + outermost.map(el => `${name(el)} (right edge ${Math.round(el.getBoundingClientRect().right)}px)`)
+                .join(", "));
+    }
+    for (const pre of document.querySelectorAll("div.highlight pre")) {
+        if (pre.scrollWidth > pre.clientWidth + 1 && !scrolls(pre)) {
+            problems.push(`a code block wider than its box does not scroll: ${pre.innerText.slice(0, 60)}`);
+        }
+    }
+    for (const table of document.querySelectorAll("main table")) {
+        let up = table;
+        while (up && up !== document.body && !scrolls(up)) up = up.parentElement;
+        const box = table.getBoundingClientRect();
+        const room = table.parentElement.clientWidth;
+        if ((box.width > room + 1 || box.width > width) && (!up || up === document.body)) {
+            problems.push(`a table wider than its room (${Math.round(box.width)}px in ${room}px) does not `
+                + `scroll inside itself: ${name(table)} ${table.innerText.slice(0, 60)}`);
+        }
+    }
+    return problems;
+}"""
+
+
+def test_every_page_reflows_at_200_percent_zoom_and_on_a_phone(site, server, browser):
+    """No page scrolls sideways at 200 % zoom or 375 px wide; wide code blocks and tables scroll inside themselves.
+
+    Screenshots of the first chapter page's first code block at both sizes: _build/screenshots/<page>-zoom-200.png
+    and <page>-phone.png.
+    """
+    pages = site_pages()
+    shown = next(rel for rel in pages if rel.startswith("book/ch"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for size, options in NARROW.items():
+        for rel in pages:
+            page, _ = visit(browser, f"{server}/{rel}", server, **options)
+            wait_for_math(page)
+            failures += [f"{rel} at {size}: {problem}" for problem in page.evaluate(OVERFLOW)]
+            if rel == shown:  # its first code block in view
+                if page.locator("div.highlight pre").count():
+                    page.locator("div.highlight pre").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(SCREENSHOTS / f"{Path(rel).stem}-{size}.png"))
+            page.close()
+    assert not failures, "\n".join(failures)

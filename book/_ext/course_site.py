@@ -11,6 +11,10 @@
 3. The edition: ``GPTCOURSE_EDITION=solutions`` (``make book-solutions``) marks every page as the
    solutions edition.
 4. Execution: notebooks run with the course's sliced-poll kernel client (:func:`sliced_execution`).
+5. Accessibility (the axe-core audit of tests/test_site.py): the site's own style sheet
+   (``book/_static/course.css``), two of the theme's buttons overridden in ``book/_templates/`` (their
+   accessible names contain their visible text), and a name for every expand/collapse toggle of the
+   navigation sidebar (:func:`name_toc_toggles`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import sys
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
+
+BOOK = Path(__file__).resolve().parents[1]  # book/: its _templates/ and _static/ belong to the site
 
 # the course's repository (the solutions edition builds a copy of the book elsewhere and says where it is)
 ROOT = Path(os.environ.get("GPTCOURSE_ROOT") or Path(__file__).resolve().parents[2])
@@ -53,7 +59,9 @@ def configure(app, config) -> None:
         (wheel,) = build_distributions(wheels, ROOT)
     except RuntimeError as err:
         raise ExtensionError(str(err)) from None
-    config.html_static_path = list(config.html_static_path) + [str(static)]
+    config.html_static_path = list(config.html_static_path) + [str(static), str(BOOK / "_static")]
+    # ahead of the theme's own folders: book/_templates/ overrides two of its components (accessible names)
+    config.templates_path = [str(BOOK / "_templates"), *config.templates_path]
     app.config._course_wheel = wheel.name
 
 
@@ -79,6 +87,33 @@ def banner(app, pagename, templatename, context, doctree) -> None:
         )
     if parts:
         context["body"] = "".join(parts) + context["body"]
+
+
+def name_toc_toggles(app, pagename, templatename, context, doctree) -> None:
+    """Every expand/collapse toggle of the navigation sidebar gets a name: "Sections of <its chapter>".
+
+    pydata-sphinx-theme draws each toggle as a ``<summary>`` holding only a decorative chevron, a control
+    with no name (WCAG 4.1.2; axe: summary-name) on every page. The theme builds the sidebar through the
+    ``generate_toctree_html`` function it puts into the page's context (its templates call it); it is
+    wrapped here so that each nameless ``<summary>`` gets an ``aria-label`` from the link beside it.
+    """
+    generate = context.get("generate_toctree_html")
+    if generate is None or getattr(generate, "names_toggles", False):
+        return
+
+    def generate_toctree_html(*args, **kwargs):
+        toctree = generate(*args, **kwargs)
+        for summary in getattr(toctree, "select", lambda _: [])("summary"):
+            if summary.get_text(strip=True) or summary.get("aria-label"):
+                continue
+            item = summary.find_parent("li")
+            link = item.find("a", recursive=False) if item is not None else None
+            title = link.get_text(" ", strip=True) if link is not None else ""
+            summary["aria-label"] = f"Sections of {title}" if title else "Sections"
+        return toctree
+
+    generate_toctree_html.names_toggles = True
+    context["generate_toctree_html"] = generate_toctree_html
 
 
 def sliced_execution() -> None:
@@ -111,4 +146,7 @@ def setup(app):
     app.add_config_value("_course_wheel", "", "html")
     app.connect("config-inited", configure)
     app.connect("html-page-context", banner)
+    # after the theme's own handler (priority 500), which puts generate_toctree_html into the context
+    app.connect("html-page-context", name_toc_toggles, priority=900)
+    app.add_css_file("course.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
