@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 
 from gptcourse import progress
@@ -234,3 +235,31 @@ def few_label_runs(
         finetune(clf, train, lam=lam, pad_id=tok.pad_id, seed=seed, **recipe)
         rows.append({"init": init, "lam": lam, "budget": budget, "seed": seed, "accuracy": accuracy(clf, test)})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdicts the chapter's prose states, from the experiments' accuracies
+# ---------------------------------------------------------------------------------------------
+
+
+def half_spread(accuracies: Sequence[float]) -> float:
+    """Half the range of a few runs' accuracies (fractions), in percentage points: the ± of the ablation table."""
+    return 100 * (max(accuracies) - min(accuracies)) / 2
+
+
+def auxiliary_lm_effect(with_lm: Sequence[float], without_lm: Sequence[float]) -> str:
+    """What the auxiliary LM objective does to a task's accuracy: ``"helps"``, ``"hurts"`` or ``"no clear difference"``.
+
+    ``with_lm`` and ``without_lm`` are the accuracies (fractions) of the seeds with lam = 0.5 and with lam = 0.
+    A difference of the means counts as clear only when it exceeds the two variants' seed spreads
+    (:func:`half_spread`) together.
+    """
+    diff = 100 * (np.mean(with_lm) - np.mean(without_lm))
+    noise = half_spread(with_lm) + half_spread(without_lm)
+    return "helps" if diff > noise else "hurts" if diff < -noise else "no clear difference"
+
+
+def likelihood_beats_finetuning(zero_shot: float, finetuned: Sequence[float], margin: float = 5.0) -> bool:
+    """Whether scoring answers by likelihood (accuracy ``zero_shot``) beats fine-tuning (the mean accuracy of the
+    ``finetuned`` runs) by more than ``margin`` percentage points; accuracies are fractions."""
+    return bool(100 * zero_shot > np.mean(finetuned) * 100 + margin)

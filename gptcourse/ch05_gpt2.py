@@ -33,7 +33,7 @@ h_n W_e^T: tied to the token embedding, so it has no parameters of its own.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -108,6 +108,18 @@ def count_parameters(config: GPT2Config) -> int:
     mlp = d * f + f + f * d + d
     layer_norms = 2 * (2 * d)
     return embeddings + config.n_layers * (attention + mlp + layer_norms) + 2 * d
+
+
+def count_is_released(name: str) -> bool:
+    """Whether :func:`count_parameters` of the released model ``name`` is its checkpoint's exact count."""
+    return count_parameters(GPT2_SIZES[name]) == RELEASED_PARAMETERS[name]
+
+
+def paper_count_explained(name: str) -> bool:
+    """Whether the paper's count of ``name`` (Table 2) is :func:`count_parameters` with GPT-1's vocabulary of
+    40,478 tokens in place of GPT-2's, to the nearest million."""
+    with_gpt1_vocab = count_parameters(replace(GPT2_SIZES[name], vocab_size=GPT1_VOCAB_SIZE))
+    return round(with_gpt1_vocab / 1e6) * 1_000_000 == PAPER_PARAMETERS[name]
 
 
 # ---------------------------------------------------------------------------------------------

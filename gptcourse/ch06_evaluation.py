@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -360,3 +361,119 @@ def evaluate_released_gpt2(
     if folder is None:
         return None
     return evaluate(load_gpt2(folder), load_gpt2_bpe(), sets, tasks=RELEASED_GPT2_TASKS, batch_size=batch_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdicts the chapter's prose states: about the paper's Table 3, and about the four models' table
+# ---------------------------------------------------------------------------------------------
+
+
+def table3_dataset(column: str) -> str:
+    """The dataset a column of the paper's Table 3 belongs to: CBT-CN and CBT-NE are two tests of one, CBT."""
+    return "CBT" if column.startswith("CBT") else column
+
+
+def paper_best_row(j: int) -> str:
+    """The row (``"SOTA"`` or a GPT-2 size) with the best value in column ``j`` of the paper's Table 3."""
+    metric = PAPER_TABLE3_COLUMNS[j][1]
+    sign = 1 if higher_is_better(metric) else -1
+    return max(PAPER_TABLE3, key=lambda row: PAPER_TABLE3[row][j] * sign)
+
+
+def paper_columns_won(row: str) -> list[str]:
+    """The columns of the paper's Table 3, as ``"dataset (metric)"``, where ``row`` beats the previous state of the art."""
+    T3 = PAPER_TABLE3
+    return [f"{d} ({m})" for j, (d, m) in enumerate(PAPER_TABLE3_COLUMNS) if beats(T3[row][j], T3["SOTA"][j], m)]
+
+
+def paper_datasets(row: str = "1542M") -> tuple[list[str], list[str]]:
+    """(won, lost): the datasets of the paper's Table 3 on which ``row`` beats the previous state of the art in
+    every column, and the others, in the table's order (:func:`table3_dataset` counts CBT's two tests as one)."""
+    T3, cols = PAPER_TABLE3, PAPER_TABLE3_COLUMNS
+    names = [table3_dataset(d) for d, _ in cols]
+    datasets = sorted(set(names), key=names.index)
+    won = [
+        d
+        for d in datasets
+        if all(beats(T3[row][j], T3["SOTA"][j], m) for j, (dd, m) in enumerate(cols) if table3_dataset(dd) == d)
+    ]
+    return won, [d for d in datasets if d not in won]
+
+
+def paper_columns_improving(sizes: Sequence[str] = ("117M", "345M", "762M", "1542M")) -> list[str]:
+    """The columns of the paper's Table 3, as ``"dataset (metric)"``, whose score improves with every step in size."""
+    T3 = PAPER_TABLE3
+    return [
+        f"{d} ({m})"
+        for j, (d, m) in enumerate(PAPER_TABLE3_COLUMNS)
+        if all(beats(T3[b][j], T3[a][j], m) for a, b in pairwise(sizes))
+    ]
+
+
+def item_counts(sets: dict[str, Any]) -> dict[str, int]:
+    """How many test items each accuracy column of :data:`COLUMNS` is measured on."""
+    return {
+        "lambada_acc": len(sets["lambada"]),
+        "cbt_cn": len(sets["cbt_cn"]),
+        "cbt_ne": len(sets["cbt_ne"]),
+        "sentiment": len(sets["sentiment"]),
+        "translation": len(sets["translation"].queries),
+        "qa": len(sets["qa"].queries),
+    }
+
+
+def binomial_se(accuracy: float, n: int) -> float:
+    """The standard error of an accuracy measured on ``n`` items (binomial): sqrt(p (1 - p) / n)."""
+    return math.sqrt(accuracy * (1 - accuracy) / n)
+
+
+def gain_is_clear(smallest: float, largest: float, n: int) -> bool:
+    """Whether the largest model's accuracy beats the smallest's by more than two standard errors of the difference."""
+    return largest - smallest > 2 * math.sqrt(binomial_se(largest, n) ** 2 + binomial_se(smallest, n) ** 2)
+
+
+def improves_at_every_step(values: Sequence[float], kind: str) -> bool:
+    """Whether a column's values, smallest model first, improve at every step in size (``kind``: "ppl" or "acc")."""
+    return all((b < a) if kind == "ppl" else (b > a) for a, b in pairwise(values))
+
+
+def best_size(results: dict[str, dict[str, float]], key: str, kind: str) -> str:
+    """The model with the best value of column ``key``: the lowest perplexity or the highest accuracy."""
+    return (min if kind == "ppl" else max)(results, key=lambda size: results[size][key])
+
+
+def items_in_training(sets: dict[str, Any], train_text: str) -> int:
+    """How many test items of :func:`gptcourse.data.mini_webtext.evaluation_sets` occur verbatim in the training text
+    (each as the training text would show it: a story with its last word, a cloze filled in, a review, a
+    glossary line, a question, an article)."""
+    found = sum(f"{it.context} {it.target}" in train_text for it in sets["lambada"])
+    found += sum(
+        it.text.replace(mw.BLANK, it.candidates[it.answer]) in train_text
+        for k in ("cbt_ne", "cbt_cn")
+        for it in sets[k]
+    )
+    found += sum(p.split(" : ", 1)[1] in train_text for p, _ in sets["sentiment"])
+    found += sum(f"{x} = {c[a]}" in train_text for x, c, a in sets["translation"].queries)
+    found += sum(f"Q: {x}" in train_text for x, _, _ in sets["qa"].queries)
+    found += sum(it.article in train_text for it in sets["tldr"])
+    return found
+
+
+def sentiment_prompt_in_training(train_text: str) -> bool:
+    """Whether the training text ever shows the sentiment prompt's phrase (the part before the review's verdict)."""
+    return mw.SENTIMENT_PROMPT.split(" {")[0] in train_text
+
+
+def facts_missed(item: mw.NewsItem, summary: str) -> int:
+    """How many of the item's :func:`key_facts` the summary does not name."""
+    return sum(f" {v} " not in f" {summary} " for v in key_facts(item).values())
+
+
+def most_facts_missed(items: Sequence[mw.NewsItem], summaries: Sequence[str]) -> int:
+    """The index of the item whose summary misses the most key facts (the first of them on a tie)."""
+    return max(range(len(items)), key=lambda i: facts_missed(items[i], summaries[i]))
+
+
+def hint_rate(summaries: Sequence[str], hint: str = "TL;DR:") -> float:
+    """The fraction of continuations that start with ``hint``: a model writing the hint itself."""
+    return sum(out.startswith(hint) for out in summaries) / len(summaries)

@@ -242,21 +242,28 @@ def last_word_scores(
     return [(logp.sum().item(), bool(hit.all())) for logp, hit in gather_logprobs(model, rows, queries, batch_size)]
 
 
+def _scored_windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, int, int]]:
+    """The windows of :func:`sliding_window_perplexity` over a text of ``n_tokens`` tokens, as (start, first, end):
+    the window reads tokens start ... end - 1 and scores first ... end - 1 (the tokens no earlier window scored)."""
+    if not 0 < stride < window:
+        raise ValueError(f"need 0 < stride < window, got stride={stride}, window={window}")
+    spans, first, start = [], 1, 0
+    while first < n_tokens:
+        end = min(start + window, n_tokens)
+        spans.append((start, first, end))
+        first, start = end, start + stride
+    return spans
+
+
 def batched_perplexity(
     model: Callable[[torch.Tensor], torch.Tensor], ids: Iterable[int], window: int, stride: int, batch_size: int = BATCH
 ) -> float:
     """:func:`sliding_window_perplexity` with its windows run in batches: the same windows, the same value."""
-    if not 0 < stride < window:
-        raise ValueError(f"need 0 < stride < window, got stride={stride}, window={window}")
     ids = [int(i) for i in ids]
-    rows, queries, next_to_score, start = [], [], 1, 0
-    while next_to_score < len(ids):
-        chunk = ids[start : start + window]
-        targets = range(next_to_score, start + len(chunk))
-        rows.append(chunk)
-        queries.append(([t - start - 1 for t in targets], [ids[t] for t in targets]))
-        next_to_score = start + len(chunk)
-        start += stride
+    windows = _scored_windows(len(ids), window, stride)
+    rows = [ids[start:end] for start, _, end in windows]
+    # window (start, first, end) scores ids[first:end]; the logits at position t - 1 of the text score token t
+    queries = [([t - start - 1 for t in range(first, end)], ids[first:end]) for start, first, end in windows]
     got = gather_logprobs(model, rows, queries, batch_size)
     return math.exp(-sum(logp.sum().item() for logp, _ in got) / sum(len(q[0]) for q in queries))
 

@@ -237,3 +237,36 @@ def test_shipped_checkpoint_loads_is_small_and_knows_the_corpus():
     assert info["losses"][-1] < info["losses"][0] / 3
     U = torch.tensor([tok.encode("mia was thirsty , so mia drank some water .")])
     assert lm_loss(model(U), U).item() < 1.5
+
+
+# --- the verdicts the chapter's prose states --------------------------------------------------------------------
+
+
+def test_half_spread_is_half_the_range_in_points():
+    from gptcourse.ch04_finetune import half_spread
+
+    assert half_spread([0.70, 0.80]) == pytest.approx(5.0)
+    assert half_spread([0.5, 0.5, 0.5]) == 0
+    assert half_spread([0.9, 0.6, 0.8]) == pytest.approx(15.0)
+
+
+def test_auxiliary_lm_effect_counts_only_a_difference_beyond_the_seed_spreads():
+    from gptcourse.ch04_finetune import auxiliary_lm_effect
+
+    assert auxiliary_lm_effect([0.80, 0.82], [0.70, 0.72]) == "helps"  # 10 points apart, spreads 1 + 1
+    assert auxiliary_lm_effect([0.70, 0.72], [0.80, 0.82]) == "hurts"
+    assert auxiliary_lm_effect([0.70, 0.90], [0.75, 0.77]) == "no clear difference"  # 4 points, spreads 10 + 1
+    assert auxiliary_lm_effect([0.7, 0.7], [0.7, 0.7]) == "no clear difference"
+    assert auxiliary_lm_effect([0.75, 0.75], [0.70, 0.70]) == "helps"  # 5 points, no spread at all
+    assert auxiliary_lm_effect([0.60, 0.80], [0.65, 0.65]) == "no clear difference"  # 5 points, spreads 10 + 0
+    assert auxiliary_lm_effect([0.5, 0.5], [0.25, 0.75]) == "no clear difference"  # the difference must exceed them
+
+
+def test_likelihood_beats_finetuning_needs_more_than_the_margin():
+    from gptcourse.ch04_finetune import likelihood_beats_finetuning
+
+    assert likelihood_beats_finetuning(0.80, [0.60, 0.70])
+    assert not likelihood_beats_finetuning(0.66, [0.60, 0.62])  # 5 points: not more than 5
+    assert not likelihood_beats_finetuning(0.50, [0.60, 0.70])
+    assert likelihood_beats_finetuning(0.66, [0.60, 0.62], margin=4)
+    assert isinstance(likelihood_beats_finetuning(0.8, [0.6]), bool)

@@ -58,6 +58,15 @@ def test_the_papers_counts_are_the_same_formula_with_gpt1s_vocabulary(name):
     assert round(counted / 1e6) * 1_000_000 == PAPER_PARAMETERS[name]
 
 
+def test_the_count_verdicts_the_page_states(monkeypatch):
+    from gptcourse import ch05_gpt2
+
+    assert all(ch05_gpt2.count_is_released(n) and ch05_gpt2.paper_count_explained(n) for n in GPT2_SIZES)
+    monkeypatch.setitem(ch05_gpt2.RELEASED_PARAMETERS, "gpt2", RELEASED_PARAMETERS["gpt2"] + 1)
+    monkeypatch.setitem(ch05_gpt2.PAPER_PARAMETERS, "gpt2", 124_000_000)
+    assert not ch05_gpt2.count_is_released("gpt2") and not ch05_gpt2.paper_count_explained("gpt2")
+
+
 @pytest.mark.parametrize(
     "sizes",
     [

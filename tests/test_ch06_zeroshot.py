@@ -281,3 +281,60 @@ def test_qa_confusions_counts_answers_taken_from_demonstration_towns():
     wrong, hits, expected = evaluation.qa_confusions(model, tok, task, 3)
     assert 0 <= hits <= wrong <= 12 and 0 <= expected <= wrong
     assert wrong == round(12 * (1 - evaluation.few_shot_accuracy(model, tok, task, 3)))
+
+
+# --- the verdicts the chapter's prose states ------------------------------------------------------------------
+
+
+def test_paper_table3_verdicts():
+    won, lost = evaluation.paper_datasets("1542M")
+    assert lost == ["1BW"] and len(won) == 7 and "CBT" in won  # "state of the art on 7 of 8"
+    assert evaluation.table3_dataset("CBT-NE") == "CBT" and evaluation.table3_dataset("PTB") == "PTB"
+    assert evaluation.paper_best_row(0) == "1542M"  # LAMBADA PPL: lower is better
+    assert evaluation.paper_best_row(2) == "762M"  # CBT-CN ACC: 93.45 beats 93.30
+    assert evaluation.paper_best_row(9) == "SOTA"  # 1BW
+    assert "LAMBADA (PPL)" in evaluation.paper_columns_won("117M")
+    assert "1BW (PPL)" not in evaluation.paper_columns_won("1542M")
+    improving = evaluation.paper_columns_improving()
+    assert "CBT-CN (ACC)" not in improving and "LAMBADA (PPL)" in improving
+
+
+def test_standard_errors_and_a_clear_gain():
+    assert evaluation.binomial_se(0.5, 100) == pytest.approx(0.05)
+    assert evaluation.binomial_se(1.0, 10) == 0
+    # two standard errors of the difference: 2 * sqrt(2 * 0.05^2) = 0.1414 at p = 0.5, n = 100
+    assert evaluation.gain_is_clear(0.4, 0.6, 100)
+    assert not evaluation.gain_is_clear(0.45, 0.55, 100)
+    assert not evaluation.gain_is_clear(0.6, 0.4, 100)
+
+
+def test_improves_at_every_step_and_the_best_size():
+    assert evaluation.improves_at_every_step([9.0, 5.0, 4.0], "ppl")
+    assert not evaluation.improves_at_every_step([9.0, 5.0, 5.0], "ppl")
+    assert evaluation.improves_at_every_step([0.1, 0.2, 0.3], "acc")
+    assert not evaluation.improves_at_every_step([0.1, 0.3, 0.2], "acc")
+    results = {"tiny": {"ppl": 3.0, "acc": 0.5}, "large": {"ppl": 2.0, "acc": 0.4}}
+    assert evaluation.best_size(results, "ppl", "ppl") == "large"
+    assert evaluation.best_size(results, "acc", "acc") == "tiny"
+
+
+def test_summary_verdicts():
+    sets = mw.evaluation_sets()
+    items = sets["tldr"][:3]
+    perfect = [it.summary for it in items]
+    assert all(evaluation.facts_missed(it, s) == 0 for it, s in zip(items, perfect, strict=True))
+    summaries = [perfect[0], "nothing at all .", perfect[2]]
+    assert evaluation.facts_missed(items[1], summaries[1]) == 3
+    assert evaluation.most_facts_missed(items, summaries) == 1
+    assert evaluation.hint_rate(["TL;DR: a", "b", "TL;DR: c", "TL;DR:"]) == 0.75
+
+
+def test_no_test_item_occurs_in_training():
+    sets = mw.evaluation_sets()
+    text = mw.training_text()
+    assert evaluation.items_in_training(sets, text) == 0
+    assert not evaluation.sentiment_prompt_in_training(text)
+    assert evaluation.items_in_training(sets, text + " " + sets["tldr"][0].article) == 1
+    counts = evaluation.item_counts(sets)
+    assert set(counts) == {key for key, _, kind in evaluation.COLUMNS if kind == "acc"}
+    assert counts["qa"] == len(sets["qa"].queries)
