@@ -81,6 +81,8 @@ def install(secret, run_name, snap_name, reference_modules, marker_format, resto
     def _module(module):
         if module.__name__ not in modules and module.__name__ != "__main__":
             modules[module.__name__] = (module, dict(vars(module)))
+            if module.__name__.split(".")[0] != "gptcourse":
+                return  # the course's helper modules: their every function; others: only what the cells bind
             for value in vars(module).values():
                 if getattr(value, "__module__", None) == module.__name__:
                     _track(value)
