@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -65,14 +64,14 @@ def test_default_device_can_be_forced(monkeypatch):
 @pytest.mark.slow
 def test_the_training_commands_use_and_name_the_device(monkeypatch, tmp_path, capsys):
     """Forced to the CPU (the only device here), each command trains there and says so."""
-    from gptcourse import ch04_gpt1, ch05_gpt2, ch06_zeroshot
+    from gptcourse import __main__ as cli
+    from gptcourse.saving import read_checkpoint
 
     monkeypatch.setenv("GPTCOURSE_DEVICE", "cpu")
-    ch04_gpt1.main(["pretrain", "--steps", "2", "--out", str(tmp_path / "gpt1.pt")])
-    ch05_gpt2.main(["pretrain", "--steps", "2", "--out", str(tmp_path / "gpt2")])
-    ch06_zeroshot.main(["train", "--steps", "2", "--sizes", "tiny", "--out", str(tmp_path / "ch06")])
+    cli.main(["pretrain", "ch04", "--steps", "2", "--out", str(tmp_path / "gpt1")])
+    cli.main(["pretrain", "ch05", "--steps", "2", "--out", str(tmp_path / "gpt2")])
+    cli.main(["pretrain", "ch06", "--steps", "2", "--sizes", "tiny", "--out", str(tmp_path / "ch06")])
     out = capsys.readouterr().out
     assert out.count("on cpu") == 3, out
-    assert torch.load(tmp_path / "gpt1.pt", weights_only=True)["info"]["device"] == "cpu"
-    assert json.loads((tmp_path / "gpt2" / "toy.json").read_text())["info"]["device"] == "cpu"
-    assert torch.load(tmp_path / "ch06" / "tiny.pt", weights_only=True)["info"]["device"] == "cpu"
+    for folder in (tmp_path / "gpt1", tmp_path / "gpt2", tmp_path / "ch06" / "tiny"):
+        assert read_checkpoint(folder)[2]["info"]["device"] == "cpu", folder
