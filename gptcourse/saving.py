@@ -32,6 +32,7 @@ def save_checkpoint(
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: (v.to(dtype) if dtype is not None else v).contiguous() for k, v in state.items()}
     save_file(state, folder / WEIGHTS, metadata={"format": "pt"})
+    (folder / WEIGHTS).chmod(0o644)  # safetensors writes it owner-only; a shipped model is for every user to read
     (folder / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
     if course is not None:
         (folder / COURSE).write_text(json.dumps(course) + "\n")

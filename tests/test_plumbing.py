@@ -99,6 +99,7 @@ def test_save_and_read_checkpoint_round_trip(tmp_path):
     state = {"w": torch.randn(3, 2), "steps": torch.tensor([7])}
     save_checkpoint(tmp_path / "c", state, {"d": 2}, {"note": "x"}, dtype=torch.float16)
     got, config, course = read_checkpoint(tmp_path / "c")
+    assert (tmp_path / "c" / "model.safetensors").stat().st_mode & 0o044 == 0o044, "readable by every user"
     assert config == {"d": 2} and course == {"note": "x"}
     assert got["w"].dtype == torch.float32 and torch.equal(got["w"], state["w"].half().float())
     assert torch.equal(got["steps"], state["steps"])
