@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 # nbgrader runs helper programs (alembic) by name: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help install chromium node book book-solutions test test-fast lint release check lab bench clean
+.PHONY: help install chromium node book book-ko book-solutions test test-fast lint release check lab bench clean
 
 help:
-	@echo "make book      set up .venv and build the site into _build/html"
+	@echo "make book      set up .venv and build the site into _build/html (English) and _build/html/ko (Korean)"
 	@echo "make book-solutions  the solutions edition (exercises run with their answers) into _build/solutions"
 	@echo "make test      set up .venv and run every test"
 	@echo "make test-fast the unit tests only (no notebook execution, no book build)"
@@ -46,9 +46,16 @@ $(NODE_STAMP): package.json package-lock.json
 
 node: $(NODE_STAMP)
 
+# Both editions: the English site runs every page's code; the Korean edition (book/ko/) runs nothing, it shows
+# the outputs of that run (python -m autograder korean-edition), and goes into the English site's ko/ folder.
 book: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/jupyter-book build -W -n --keep-going .
-	@echo "The site is in _build/html/index.html"
+	$(MAKE) --no-print-directory book-ko
+	@echo "The site is in _build/html/index.html (English) and _build/html/ko/ (한국어)"
+
+# The Korean edition alone, from the English build's executed pages (run `make book` once first).
+book-ko: $(STAMP)
+	$(BIN)/python -m autograder korean-edition _build/ko --executed _build/jupyter_execute --site _build/html
 
 # The solutions edition: never the default build. Every exercise page shows its notebook run with the
 # reference answers and the hidden tests (publish it after a deadline, or for self-study).

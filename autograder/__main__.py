@@ -40,6 +40,48 @@ def _edition(args) -> int:
     return 0
 
 
+def _korean_edition(args) -> int:
+    from .edition import build_korean_site, write_korean_book
+
+    if args.site:
+        try:
+            build_korean_site(Path(args.out), Path(args.executed), Path(args.site), root=args.course)
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(f"built the Korean edition into {Path(args.site) / 'ko'}")
+    else:
+        print(f"wrote {write_korean_book(Path(args.out), Path(args.executed), root=args.course)}")
+    return 0
+
+
+def _translations(args) -> int:
+    from . import translation
+
+    if args.stamp:
+        try:
+            for key in translation.stamp(args.stamp, root=args.course):
+                print(f"stamped {key}")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
+    found = translation.all_problems(args.course)
+    for file, problems in found.items():
+        print(file)
+        for problem in problems:
+            print(f"  - {problem}")
+    changed = translation.stale(args.course)
+    if changed:
+        print(f"{translation.STAMPS}: {len(changed)} English text(s) changed since translated, or never stamped")
+        for line in changed if args.verbose else changed[:10]:
+            print(f"  - {line}")
+        if len(changed) > 10 and not args.verbose:
+            print(f"  ... and {len(changed) - 10} more (--verbose lists all)")
+    if not found and not changed:
+        print("every Korean page and notebook translation is complete, consistent and up to date")
+    return 1 if found or changed else 0
+
+
 def _course_option(parser) -> None:
     from .release import ROOT
 
@@ -167,6 +209,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", help="folder for the book's copy, e.g. _build/solutions-src")
     _course_option(p)
     p.set_defaults(run=_edition)
+    p = sub.add_parser("korean-edition", help="lay out the Korean edition's book (make book builds it)")
+    p.add_argument("out", help="folder for the Korean book's sources (with --site: its work folder), e.g. _build/ko")
+    p.add_argument("--site", metavar="HTML", help="also build it, into HTML/ko/ (the English site's folder)")
+    p.add_argument(
+        "--executed",
+        default="_build/jupyter_execute",
+        help="the English build's executed pages, whose outputs the Korean pages show (default _build/jupyter_execute)",
+    )
+    _course_option(p)
+    p.set_defaults(run=_korean_edition)
+    p = sub.add_parser(
+        "translations",
+        help="check the Korean translations (book/ko/) against the English sources and the term list",
+        description="List every problem of the Korean pages and notebook translations: parity with the English "
+        "(code cells, glue keys, labels, equations, cross-references), the term list, and English text changed "
+        "since its translation was stamped. Exit status 1 if there is any.",
+    )
+    p.add_argument(
+        "--stamp", nargs="+", metavar="FILE", help="record these English pages / source notebooks as translated"
+    )
+    p.add_argument("--verbose", action="store_true", help="list every changed English text")
+    _course_option(p)
+    p.set_defaults(run=_translations)
 
     p = sub.add_parser(
         "grade",

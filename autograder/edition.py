@@ -11,6 +11,7 @@ they choose (after a deadline, or for self-study).
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -70,3 +71,151 @@ def write_solutions_book(out: Path, root: Path = ROOT) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(solutions_notebook(source), target)
     return out
+
+
+# --- the Korean edition -------------------------------------------------------------------------------------------
+
+KOREAN_TITLE = "Seq2Seq에서 GPT-2까지"
+KOREAN_CAPTIONS = {"Start here": "시작하기", "Chapters": "본문", "Appendices": "부록", "Reference": "참고 자료"}
+
+
+def korean_page(korean: Path, executed: Path) -> nbformat.NotebookNode:
+    """A Korean page as a notebook whose code cells carry the outputs of the English page's execution.
+
+    ``korean`` is ``book/ko/<page>.md``; ``executed`` the English build's executed copy of ``book/<page>.md``
+    (``_build/jupyter_execute/book/<page>.ipynb``). The code cells must be the same, in the same order
+    (tests/test_korean.py checks it on the sources; this raises if they drifted since).
+    """
+    from .translation import read_page
+
+    nb = read_page(korean)
+    run = nbformat.read(executed, as_version=4)
+    mine = [c for c in nb.cells if c.cell_type == "code"]
+    theirs = [c for c in run.cells if c.cell_type == "code"]
+    if [c.source for c in mine] != [c.source for c in theirs]:
+        raise ValueError(
+            f"{korean}: its code cells differ from those of {executed} (the English page as executed): "
+            "translate prose only (python -m autograder translations says where)"
+        )
+    for cell, done in zip(mine, theirs, strict=True):
+        cell.outputs = done.outputs
+        cell.execution_count = done.get("execution_count")
+    # myst-nb took the values glued with display=False out of the executed copy (into <page>.glue.json):
+    # they go back, as the outputs they were, into the page's first code cell
+    glued = executed.with_name(executed.stem + ".glue.json")
+    if glued.exists() and mine:
+        shown = {o.get("metadata", {}).get("scrapbook", {}).get("name") for c in mine for o in c.outputs}
+        for key, output in json.loads(glued.read_text(encoding="utf-8")).items():
+            if key in shown:
+                continue
+            prefix = output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix", "")
+            output["data"] = {prefix + mime: value for mime, value in output.get("data", {}).items()}
+            mine[0].outputs.append(nbformat.from_dict(output))
+    for key in ("kernelspec", "language_info"):
+        if key in run.metadata:
+            nb.metadata[key] = run.metadata[key]
+    return nb
+
+
+def korean_glossary(text: str, root: Path = ROOT) -> str:
+    """The Korean glossary page: its prose, then the glossary and the term table, both from terms.yml."""
+    from .translation import GLOSSARY_MARK, load_terms
+
+    terms = load_terms(root)
+    entries = []
+    for term in sorted((t for t in terms if t.glossary), key=lambda t: t.ko):
+        definition = "\n".join("  " + line if line.strip() else "" for line in (term.definition or "").splitlines())
+        entries.append(f"{term.target}\n{definition}\n")
+    table = ["| 한국어 | English | 쓰지 않는 말 |", "|---|---|---|"]
+    for term in sorted(terms, key=lambda t: t.ko):
+        table.append(f"| {term.ko} | {', '.join(term.en)} | {', '.join(term.avoid)} |")
+    generated = (
+        "```{glossary}\n"
+        + "\n".join(entries)
+        + "```\n\n## 용어 대조표\n\n"
+        + "이 과정의 한국어판이 쓰는 용어와 영어 원어, 그리고 같은 개념에 쓰지 않는 말입니다.\n\n"
+        + "\n".join(table)
+        + "\n"
+    )
+    if GLOSSARY_MARK not in text:
+        raise ValueError(f"book/ko/glossary.md: the line {GLOSSARY_MARK} (where the glossary goes) is missing")
+    return text.replace(GLOSSARY_MARK, generated)
+
+
+def write_korean_book(out: Path, executed: Path, root: Path = ROOT) -> Path:
+    """Lay out the Korean edition's book in ``out`` (replacing what is there); return ``out``.
+
+    The layout is the English book's, so a page has the same path in both editions: the Korean pages of
+    ``book/ko/`` (chapter pages as notebooks with the English execution's outputs, :func:`korean_page`), the
+    Korean exercise notebooks of ``notebooks/ko/``, the table of contents with Korean captions, and the
+    course's configuration with ``language: ko`` and no execution: nothing runs twice.
+    """
+    from .release import KOREAN
+    from .translation import KO, pages
+
+    out, executed = Path(out).resolve(), Path(executed).resolve()
+    if not executed.is_dir():
+        raise FileNotFoundError(f"{executed}: no executed pages; build the English book first (make book)")
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "book").mkdir(parents=True)
+    for folder in ("_ext", "_static", "_templates"):
+        shutil.copytree(root / "book" / folder, out / "book" / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (out / "gptcourse").symlink_to(root / "gptcourse", target_is_directory=True)  # the pages' literalincludes
+    for page in pages(root):
+        korean = root / KO / f"{page}.md"
+        ran = executed / "book" / f"{page}.ipynb"
+        if page == "glossary":
+            (out / "book" / "glossary.md").write_text(korean_glossary(korean.read_text(encoding="utf-8"), root))
+        elif ran.exists():
+            nbformat.write(korean_page(korean, ran), out / "book" / f"{page}.ipynb")
+        else:  # a page without code
+            shutil.copy2(korean, out / "book" / f"{page}.md")
+    for name in assignments(root):
+        for source in sorted((root / "notebooks" / KOREAN / name).glob("*.ipynb")):
+            target = out / "notebooks" / name / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    toc = (root / "_toc.yml").read_text(encoding="utf-8")
+    for english, korean_caption in KOREAN_CAPTIONS.items():
+        toc = toc.replace(f"caption: {english}\n", f"caption: {korean_caption}\n")
+    (out / "_toc.yml").write_text(toc, encoding="utf-8")
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    config["title"] = KOREAN_TITLE
+    config["execute"]["execute_notebooks"] = "off"  # the outputs are the English build's (korean_page)
+    config["sphinx"]["config"]["language"] = "ko"
+    (out / "_config.yml").write_text(
+        "# Generated by `make book` (python -m autograder korean-edition) from the course's _config.yml.\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    return out
+
+
+def build_korean_site(work: Path, executed: Path, site: Path, root: Path = ROOT) -> str:
+    """Lay out the Korean book in ``work``, build it with Jupyter Book (warnings as errors), and put its HTML
+    into ``site/ko/`` (the English site's folder). Returns the build's log; raises if the build fails.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from .release import KOREAN
+
+    work = write_korean_book(Path(work) / "src", executed, root)
+    output = work.parent / "out"
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    env = {**os.environ, "GPTCOURSE_ROOT": str(root)}
+    proc = subprocess.run(
+        [str(jupyter_book), "build", str(work), "--path-output", str(output), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        problems = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line]
+        raise RuntimeError("the Korean edition does not build cleanly:\n" + "\n".join(problems[-60:]))
+    target = Path(site) / KOREAN
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(output / "_build" / "html", target)
+    return log

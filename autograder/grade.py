@@ -45,6 +45,7 @@ from .records import Limits, Result, Task
 from .scan import reference_aliases, scan
 
 #: The status of a submission is the first of these (:data:`autograder.records.STATUSES`) that applies.
+LANGUAGES = ("en", "ko")  # the course's languages: a submission's metadata picks its feedback's (gptcourse.checks)
 PRECEDENCE = ("grader-error", "kernel-died", "timeout", "out-of-memory", "partial", "flagged", "graded")
 INSTRUCTOR_CELL_TIMEOUT = 300.0
 MEMORY_SIGNS = (
@@ -486,6 +487,8 @@ def _grade(task, asg, limits, others, hide, workdir) -> Result:
         for cell in nb.cells:  # nbformat 4.5 cells carry ids; an older notebook's get them now
             cell.setdefault("id", generate_corpus_id())
         task = replace(task, notes=[*task.notes, upgraded])
+    language = (nb.metadata.get("gptcourse") or {}).get("language")
+    language = language if language in LANGUAGES else "en"
     try:
         rec = reconcile(nb, asg, others)
     except Rejected as rej:
@@ -545,6 +548,7 @@ def _grade(task, asg, limits, others, hide, workdir) -> Result:
             network=limits.network,
             hide=[h for h in hide if h],
             expose=sandbox.interpreter_paths(),
+            language=language,
         )
         executor = SandboxExecute()
         executor.setup(asg=asg, guard=guard, limits=limits, plan=plan, work=work)

@@ -114,4 +114,29 @@ def generate(names: list[str] | None = None, release_dir: Path | None = None, ro
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+    return written + korean_release(names, out_root, root)
+
+
+KOREAN = "ko"  # the Korean release: <release folder>/ko/<assignment>/<notebook>.ipynb
+
+
+def korean_release(names: list[str], release_dir: Path, root: Path = ROOT) -> list[Path]:
+    """Write the Korean version of each released notebook that has a translation (book/ko/notebooks/).
+
+    It is the English release with its markdown cells in Korean: the same code, tests and grade_ids (see
+    :func:`autograder.translation.korean_notebook`), so the grader grades both alike. Returns the notebooks written.
+    """
+    import nbformat
+
+    from .translation import korean_notebook, notebook_translation
+
+    written = []
+    for name in names:
+        if notebook_translation(name, root) is None:
+            continue
+        for path in sorted((release_dir / name).glob("*.ipynb")):
+            target = release_dir / KOREAN / name / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(korean_notebook(nbformat.read(path, as_version=4), name, root), target)
+            written.append(target)
     return written

@@ -58,6 +58,7 @@ class Plan:
     network: bool
     hide: list[str] = field(default_factory=list)  # folders the kernel must not see
     expose: list[str] = field(default_factory=list)  # folders the kernel must be able to read
+    language: str = "en"  # the submission's language (its metadata): the checks' messages follow it
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -306,6 +307,7 @@ def launch(plan: Plan, argv: list[str]) -> None:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "NBGRADER_EXECUTION": "autograde",
+        "GPTCOURSE_LANGUAGE": plan.language,
     }
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if name in os.environ:

@@ -147,9 +147,11 @@ def toc_files() -> list[str]:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
-    """The book built once per test session, warnings as errors; the folder of its HTML.
+    """The book built once per test session, both editions, warnings as errors; the folder of its HTML.
 
-    Tests using it carry the :data:`KERNELS` mark, so one worker builds it.
+    The English site is built as ``make book`` builds it, then the Korean edition from its executed pages
+    into ``ko/`` (its build log is kept in ``ko-build.log`` beside the HTML folder). Tests using it carry the
+    :data:`KERNELS` mark, so one worker builds it.
     """
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -165,7 +167,12 @@ def site(tmp_path_factory) -> Path:
             -5000:
         ]
     )
-    return out / "_build" / "html"
+    html = out / "_build" / "html"
+    from autograder.edition import build_korean_site
+
+    log = build_korean_site(out / "ko", out / "_build" / "jupyter_execute", html, ROOT)
+    (out / "_build" / "ko-build.log").write_text(log)
+    return html
 
 
 def describe(scores) -> str:

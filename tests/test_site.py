@@ -63,9 +63,14 @@ def visit(browser, url: str, base: str, **options):
     return page, problems
 
 
-def site_pages() -> list[str]:
-    """Every page of the site: the table of contents' pages, the index and the search page."""
-    return list(dict.fromkeys([f"{name}.html" for name in toc_files()] + ["genindex.html", "search.html"]))
+#: The two editions: the English site at the root, the Korean one in ko/ (same pages, same paths inside).
+EDITIONS = {"en": "", "ko": "ko/"}
+
+
+def site_pages(edition: str = "") -> list[str]:
+    """Every page of an edition (``""`` or ``"ko/"``): the table of contents' pages, the index, the search page."""
+    names = [f"{name}.html" for name in toc_files()] + ["genindex.html", "search.html"]
+    return [edition + name for name in dict.fromkeys(names)]
 
 
 def wait_for_math(page) -> None:
@@ -74,8 +79,9 @@ def wait_for_math(page) -> None:
         page.wait_for_selector("main mjx-container", state="attached", timeout=20000)
 
 
-def test_every_page_works_offline(site, server, browser):
-    pages = site_pages()
+@pytest.mark.parametrize("edition", EDITIONS.values(), ids=EDITIONS.keys())
+def test_every_page_works_offline(site, server, browser, edition):
+    pages = site_pages(edition)
     anchors: dict[str, set[str]] = {}
     links: list[tuple[str, str]] = []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -101,8 +107,8 @@ def test_every_page_works_offline(site, server, browser):
         for href in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
             if href.startswith(server):
                 links.append((rel, href))
-        if rel.startswith("book/ch"):
-            page.screenshot(path=str(SCREENSHOTS / (Path(rel).stem + ".png")))
+        if rel.startswith(f"{edition}book/ch"):
+            page.screenshot(path=str(SCREENSHOTS / (edition.replace("/", "-") + Path(rel).stem + ".png")))
         failures += [f"{rel}: {p}" for p in problems]
         page.close()
     for rel, href in links:
@@ -168,12 +174,13 @@ def axe_script() -> str:
     return str(AXE)
 
 
-def test_every_page_passes_the_accessibility_audit(site, server, browser):
+@pytest.mark.parametrize("edition", EDITIONS.values(), ids=EDITIONS.keys())
+def test_every_page_passes_the_accessibility_audit(site, server, browser, edition):
     """axe-core finds no serious or critical WCAG 2.0/2.1 A or AA violation on any page (light theme), and no
     image's alt text is its file name."""
     script = axe_script()
     failures = []
-    for rel in site_pages():
+    for rel in site_pages(edition):
         page, _ = visit(browser, f"{server}/{rel}", server)  # load problems: test_every_page_works_offline
         wait_for_math(page)
         # axe accepts any alt text; a figure whose alt is its file name (what Sphinx writes when a page gives
@@ -245,14 +252,15 @@ OVERFLOW = """() => {
 }"""
 
 
-def test_every_page_reflows_at_200_percent_zoom_and_on_a_phone(site, server, browser):
+@pytest.mark.parametrize("edition", EDITIONS.values(), ids=EDITIONS.keys())
+def test_every_page_reflows_at_200_percent_zoom_and_on_a_phone(site, server, browser, edition):
     """No page scrolls sideways at 200 % zoom or 375 px wide; wide code blocks and tables scroll inside themselves.
 
     Screenshots of the first chapter page's first code block at both sizes: _build/screenshots/<page>-zoom-200.png
     and <page>-phone.png.
     """
-    pages = site_pages()
-    shown = next(rel for rel in pages if rel.startswith("book/ch"))
+    pages = site_pages(edition)
+    shown = next(rel for rel in pages if rel.startswith(f"{edition}book/ch"))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     failures = []
     for size, options in NARROW.items():
@@ -263,6 +271,128 @@ def test_every_page_reflows_at_200_percent_zoom_and_on_a_phone(site, server, bro
             if rel == shown:  # its first code block in view
                 if page.locator("div.highlight pre").count():
                     page.locator("div.highlight pre").first.scroll_into_view_if_needed()
-                page.screenshot(path=str(SCREENSHOTS / f"{Path(rel).stem}-{size}.png"))
+                page.screenshot(path=str(SCREENSHOTS / f"{edition.replace('/', '-')}{Path(rel).stem}-{size}.png"))
             page.close()
     assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Korean edition (book/ko/, built into ko/): the same pages, numbers and figures, a switch between them
+
+
+def test_korean_search_finds_the_attention_chapter(server, browser):
+    page, problems = visit(browser, f"{server}/ko/search.html?q=어텐션", server)
+    page.wait_for_selector("#search-results ul.search li", timeout=20000)
+    hits = page.evaluate("Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.href)")
+    assert any("/ko/book/ch02-attention.html" in h for h in hits), f"search for 어텐션 does not find chapter 2: {hits}"
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("edition", EDITIONS.values(), ids=EDITIONS.keys())
+def test_the_language_switch_lands_on_the_same_page(site, server, browser, edition):
+    """Every page links to itself in the other language; following the link lands there, and back."""
+    other = "" if edition else "ko/"
+    failures = []
+    for rel in site_pages(edition):
+        page, problems = visit(browser, f"{server}/{rel}", server)
+        switch = page.locator("nav.language-switch a")
+        if switch.count() != 1:
+            failures.append(f"{rel}: {switch.count()} language switches")
+            page.close()
+            continue
+        expected = f"{server}/{other}{rel[len(edition) :]}"
+        switch.click()
+        page.wait_for_load_state("load")
+        if page.url != expected:
+            failures.append(f"{rel}: the switch leads to {page.url}, not {expected}")
+        lang = page.evaluate("document.documentElement.lang")
+        if not lang.startswith("ko" if other else "en"):
+            failures.append(f"{rel}: the other language's page says lang={lang!r}")
+        failures += [f"{rel}: {p}" for p in problems]
+        page.close()
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("locale,lands", [("ko-KR", "ko/"), ("en-US", "")])
+def test_the_root_opens_the_readers_language(server, browser, locale, lands):
+    """index.html opens the Korean edition for a browser set to Korean, the English one otherwise."""
+    context = browser.new_context(locale=locale)
+    page = context.new_page()
+    page.goto(f"{server}/index.html")
+    page.wait_for_url(f"{server}/{lands}{toc_files()[0]}.html", timeout=20000)
+    context.close()
+
+
+def test_the_korean_pages_are_korean(site):
+    """The Korean pages say lang="ko", the theme's own labels are Korean, and no English chapter prose is left."""
+    import re
+
+    failures = []
+    for rel in site_pages("ko/"):
+        text = (site / rel).read_text(encoding="utf-8")
+        if '<html lang="ko"' not in text:
+            failures.append(f"{rel}: not <html lang=\"ko\">")
+        if "검색" not in text:  # the theme's search button, from sphinx-book-theme's Korean catalog
+            failures.append(f"{rel}: the theme's search label is not Korean")
+    chapter = (site / "ko" / "book" / "ch02-attention.html").read_text(encoding="utf-8")
+    main = re.sub(r"<[^>]+>", " ", chapter.split('<article class="bd-article">', 1)[-1])
+    assert len(re.findall(r"[가-힣]", main)) > 2000, "the Korean chapter 2 has little Korean text"
+    assert not failures, "\n".join(failures)
+
+
+def _content(html: str):
+    """A page's computed content: its glued values and the figures' image files, in order."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    main = soup.select_one("article.bd-article") or soup
+    pasted = [" ".join(el.get_text(" ").split()) for el in main.select(".pasted-text, .pasted-inline")]
+    images = [img.get("src", "") for img in main.select("img")]
+    return pasted, images
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else f"missing {path.name}"
+
+
+def test_korean_pages_show_the_numbers_and_figures_of_the_english_ones(site):
+    """Each Korean page shows the same glued values and byte-identical figures as its English page: one run."""
+    failures = []
+    for name in toc_files():
+        en_html = (site / f"{name}.html").read_text(encoding="utf-8")
+        ko_html = (site / "ko" / f"{name}.html").read_text(encoding="utf-8")
+        (en_values, en_images), (ko_values, ko_images) = _content(en_html), _content(ko_html)
+        if sorted(en_values) != sorted(ko_values):
+            failures.append(f"{name}: glued values differ: {sorted(set(en_values) ^ set(ko_values))[:5]}")
+
+        en_digests = [_digest((site / name).parent / src) for src in en_images]
+        ko_digests = [_digest((site / "ko" / name).parent / src) for src in ko_images]
+        if en_digests != ko_digests:
+            failures.append(f"{name}: the figures differ ({len(en_images)} English, {len(ko_images)} Korean)")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_korean_build_runs_no_code(site):
+    """The Korean edition takes every output from the English build's run: its build executes nothing."""
+    log = (site.parent / "ko-build.log").read_text()
+    assert "Executing notebook" not in log and "Executed notebook" not in log, "the Korean build ran code"
+
+
+def test_korean_exercise_pages_offer_the_korean_notebook(site):
+    """The download button of a Korean exercise page gives the Korean notebook (Korean markdown, same code)."""
+    import json
+
+    from autograder.translation import source_notebook
+
+    for name in toc_files():
+        if not name.startswith("notebooks/"):
+            continue
+        page = (site / "ko" / f"{name}.html").read_text(encoding="utf-8")
+        assert f"_sources/{name}.ipynb" in page, f"ko/{name}.html has no download of its notebook"
+        offered = json.loads((site / "ko" / "_sources" / f"{name}.ipynb").read_text(encoding="utf-8"))
+        assert offered["metadata"]["gptcourse"]["language"] == "ko", name
+        assignment = name.split("/")[1]
+        english = json.loads(source_notebook(assignment).read_text(encoding="utf-8"))
+        assert offered["cells"][0]["source"] != english["cells"][0]["source"], f"{name}: the title is not Korean"

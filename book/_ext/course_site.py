@@ -15,6 +15,10 @@
    (``book/_static/course.css``), two of the theme's buttons overridden in ``book/_templates/`` (their
    accessible names contain their visible text), and a name for every expand/collapse toggle of the
    navigation sidebar (:func:`name_toc_toggles`).
+6. Two languages: the English site at the root, the Korean edition (Sphinx ``language: ko``, laid out by
+   ``python -m autograder korean-edition``) in ``ko/``. Every page links to the same page in the other
+   language (:func:`language_switch`); the root ``index.html`` opens the reader's language (their last
+   choice, else the browser's); Korean pages say their banners in Korean and launch the Korean notebooks.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ def solutions_edition() -> bool:
     return os.environ.get("GPTCOURSE_EDITION", "") == "solutions"
 
 
+def korean(app) -> bool:
+    return (app.config.language or "en").startswith("ko")
+
+
+KOREAN_FOLDER = "ko"  # the Korean edition's folder inside the English site (and notebooks/ko/ in the repository)
+
+
 def configure(app, config) -> None:
     address = course_address(ROOT)
     options = config.html_theme_options
@@ -49,7 +60,7 @@ def configure(app, config) -> None:
         options["repository_url"] = address.repository
         options["use_repository_button"] = True
     if address.site:
-        config.html_baseurl = address.site + "/"
+        config.html_baseurl = address.site + "/" + (f"{KOREAN_FOLDER}/" if korean(app) else "")
     static = Path(app.outdir).parent / "wheel-static"
     wheels = static / WHEEL_FOLDER.split("/", 1)[1]
     wheels.mkdir(parents=True, exist_ok=True)
@@ -70,13 +81,23 @@ def banner(app, pagename, templatename, context, doctree) -> None:
         return
     wheel = app.config._course_wheel
     parts = []
+    ko = korean(app)
     if solutions_edition():
         parts.append(
             '<div class="admonition important"><p class="admonition-title">Solutions edition</p>'
             "<p>This is the course's solutions edition: every exercise shows its notebook run with the "
             "reference answers, visible and hidden tests passing. Try each exercise yourself first.</p></div>"
         )
-    if pagename.startswith("notebooks/"):
+    if pagename.startswith("notebooks/") and ko:
+        href = html.escape(context["pathto"](f"{WHEEL_FOLDER}/{wheel}", 1))
+        parts.append(
+            '<div class="admonition tip"><p class="admonition-title">어디서나 이 실습하기</p>'
+            "<p>이 노트북(페이지 위쪽의 내려받기 버튼)과 과정 패키지 "
+            f'<a class="reference download" href="{href}" download>{html.escape(wheel)}</a>를 내려받아 한 폴더에 '
+            "두세요(Colab에서는 파일 패널). 노트북을 열고 설정 셀을 실행하면 패키지가 노트북의 커널에 설치되며, "
+            "설치된 PyTorch는 바뀌지 않습니다.</p></div>"
+        )
+    elif pagename.startswith("notebooks/"):
         href = html.escape(context["pathto"](f"{WHEEL_FOLDER}/{wheel}", 1))
         parts.append(
             '<div class="admonition tip"><p class="admonition-title">Work on this exercise anywhere</p>'
@@ -87,6 +108,97 @@ def banner(app, pagename, templatename, context, doctree) -> None:
         )
     if parts:
         context["body"] = "".join(parts) + context["body"]
+
+
+def other_language(app, pagename: str) -> tuple[str, str, str]:
+    """The same page in the other language: (relative address, language code, link text)."""
+    up = "../" * pagename.count("/")
+    if korean(app):
+        return f"../{up}{pagename}.html", "en", "English"
+    return f"{up}{KOREAN_FOLDER}/{pagename}.html", "ko", "한국어"
+
+
+def language_switch(app, pagename, templatename, context, doctree) -> None:
+    """A link to this page in the other language, at the top of the article; and its ``hreflang`` alternate.
+
+    A click remembers the choice (``localStorage``), which the root ``index.html`` follows next time.
+    """
+    if solutions_edition() or "body" not in context:
+        return
+    href, lang, text = other_language(app, pagename)
+    label = "이 페이지의 영어판" if korean(app) else "This page in Korean"
+    context["metatags"] = context.get("metatags", "") + f'\n<link rel="alternate" hreflang="{lang}" href="{href}">'
+    context["body"] = (
+        f'<nav class="language-switch" aria-label="{label}"><a href="{html.escape(href)}" hreflang="{lang}" '
+        f'lang="{lang}" onclick="try{{localStorage.setItem(\'gptcourse-language\',\'{lang}\')}}catch(e){{}}">'
+        f"{text}</a></nav>" + context["body"]
+    )
+
+
+def korean_launch_buttons(app, pagename, templatename, context, doctree) -> None:
+    """On a Korean page the launch buttons (Colab, Binder) open the Korean notebook in the repository.
+
+    The Korean site has the English layout (``notebooks/<assignment>/<notebook>.ipynb``); in the repository
+    the Korean notebooks are ``notebooks/ko/...`` and the Korean pages ``book/ko/<page>.md``.
+    """
+    if not korean(app) or not pagename.startswith(("notebooks/", "book/")):
+        return
+    if pagename.startswith("notebooks/"):
+        english, repo = f"{pagename}.ipynb", f"notebooks/{KOREAN_FOLDER}/{pagename.split('/', 1)[1]}.ipynb"
+    else:
+        english, repo = f"{pagename}.ipynb", f"book/{KOREAN_FOLDER}/{pagename.split('/', 1)[1]}.md"
+
+    def retarget(button):
+        if isinstance(button, dict):
+            if isinstance(button.get("url"), str) and english in button["url"]:
+                button["url"] = button["url"].replace(english, repo)
+            for key in ("buttons", "items"):
+                for inner in button.get(key) or []:
+                    retarget(inner)
+
+    for button in context.get("header_buttons") or []:
+        retarget(button)
+
+
+ROOT_INDEX = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<script>
+var choice = null;
+try {{ choice = localStorage.getItem("gptcourse-language"); }} catch (e) {{}}
+if (choice !== "en" && choice !== "ko") {{
+  var first = ((navigator.languages && navigator.languages[0]) || navigator.language || "").toLowerCase();
+  choice = first.slice(0, 2) === "ko" ? "ko" : "en";
+}}
+location.replace(choice === "ko" ? "{korean}" : "{english}");
+</script>
+<noscript><meta http-equiv="refresh" content="0; url={english}"></noscript>
+</head>
+<body>
+<main>
+<h1>{title}</h1>
+<ul>
+<li><a href="{english}" hreflang="en">English</a></li>
+<li><a href="{korean}" hreflang="ko" lang="ko">한국어</a></li>
+</ul>
+</main>
+</body>
+</html>
+"""
+
+
+def root_index(app, exception) -> None:
+    """The English site's ``index.html`` opens the reader's language: their last choice, else the browser's."""
+    if exception is not None or korean(app) or solutions_edition() or app.builder.format != "html":
+        return
+    first = f"{app.config.root_doc}.html"
+    Path(app.outdir, "index.html").write_text(
+        ROOT_INDEX.format(title=html.escape(app.config.project), english=first, korean=f"{KOREAN_FOLDER}/{first}"),
+        encoding="utf-8",
+    )
 
 
 def name_toc_toggles(app, pagename, templatename, context, doctree) -> None:
@@ -109,7 +221,10 @@ def name_toc_toggles(app, pagename, templatename, context, doctree) -> None:
             item = summary.find_parent("li")
             link = item.find("a", recursive=False) if item is not None else None
             title = link.get_text(" ", strip=True) if link is not None else ""
-            summary["aria-label"] = f"Sections of {title}" if title else "Sections"
+            if korean(app):
+                summary["aria-label"] = f"{title}의 하위 항목" if title else "하위 항목"
+            else:
+                summary["aria-label"] = f"Sections of {title}" if title else "Sections"
         return toctree
 
     generate_toctree_html.names_toggles = True
@@ -146,6 +261,9 @@ def setup(app):
     app.add_config_value("_course_wheel", "", "html")
     app.connect("config-inited", configure)
     app.connect("html-page-context", banner)
+    app.connect("html-page-context", language_switch, priority=600)
+    app.connect("html-page-context", korean_launch_buttons, priority=700)  # after the theme's launch buttons
+    app.connect("build-finished", root_index, priority=900)  # after sphinx-external-toc's redirect
     # after the theme's own handler (priority 500), which puts generate_toctree_html into the context
     app.connect("html-page-context", name_toc_toggles, priority=900)
     app.add_css_file("course.css")
