@@ -100,8 +100,9 @@ _OPTION = re.compile(
 )
 _LABEL = re.compile(r"^\((\S+)\)=\s*$", re.M)
 _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
-_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]+?)(?<!\\)\$")
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)((?:[^$\n]|\n(?![ \t]*\n))+?)(?<!\\)\$")  # may wrap a line
 _INLINE_CODE = re.compile(r"``?[^`\n]+?``?")
+_ANY_ROLE = re.compile(r"\{[\w:-]+\}`[^`]*`")
 _HEADING = re.compile(r"^#{1,6}\s.*$", re.M)
 _ARGUMENT_DIRECTIVES = {"literalinclude", "math", "image", "figure", "include", "glossary", "code-block"}
 
@@ -112,9 +113,9 @@ def structure(markdown: str) -> dict[str, Counter]:
     parts["glue"] = Counter(f"{kind} {key.strip()}" for kind, key in _GLUE_ROLE.findall(markdown))
     parts["glue"] += Counter(f"{kind} {key}" for kind, key in _GLUE_DIRECTIVE.findall(markdown))
     parts["labels"] = Counter(_LABEL.findall(markdown))
-    parts["display math"] = Counter(m.strip() for m in _DISPLAY_MATH.findall(markdown))
+    parts["display math"] = Counter(" ".join(m.split()) for m in _DISPLAY_MATH.findall(markdown))
     no_display = _DISPLAY_MATH.sub(" ", markdown)
-    parts["inline math"] = Counter(m.strip() for m in _INLINE_MATH.findall(_INLINE_CODE.sub(" ", no_display)))
+    parts["inline math"] = Counter(" ".join(m.split()) for m in _INLINE_MATH.findall(_INLINE_CODE.sub(" ", no_display)))
     parts["cross-references"] = Counter(
         f"{{{role}}}`{_target(text)}`" for role, text in _ROLE.findall(markdown) if role != "term"
     )
@@ -125,7 +126,8 @@ def structure(markdown: str) -> dict[str, Counter]:
         if not name.startswith("glue")
     )
     parts["directive options"] = Counter(f":{k}: {v.strip()}" for k, v in _OPTION.findall(markdown))
-    parts["inline code"] = Counter(_INLINE_CODE.findall(_DISPLAY_MATH.sub(" ", markdown)))
+    no_roles = _ANY_ROLE.sub(" ", _DISPLAY_MATH.sub(" ", markdown))  # a role's text is prose; its target is above
+    parts["inline code"] = Counter(_INLINE_CODE.findall(no_roles))
     return parts
 
 
@@ -193,10 +195,10 @@ def prose(markdown: str) -> str:
     """The words a reader reads as running text: no code, math, headings, directives' lines or role targets."""
     text = re.sub(r"^```.*?^```\s*$", " ", markdown, flags=re.M | re.S)  # fenced code and ``` directives
     text = _DISPLAY_MATH.sub(" ", text)
+    text = re.sub(r"\{[\w:-]+\}`([^`<]*)(<[^`]*>)?`", r"\1", text)  # a role: its shown text only
     text = _INLINE_CODE.sub(" ", text)
     text = _INLINE_MATH.sub(" ", text)
     text = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
-    text = re.sub(r"\{[\w:-]+\}`([^`<]*)(<[^`]*>)?`", r"\1", text)  # a role: its shown text only
     text = re.sub(r"\]\([^)]*\)", "]", text)  # a link's address
     text = _DIRECTIVE.sub(" ", text)
     text = re.sub(r"^\s*:[\w-]+:.*$", " ", text, flags=re.M)
@@ -207,12 +209,12 @@ def prose(markdown: str) -> str:
 def term_problems(text: str, terms: list[Term]) -> list[str]:
     """Avoided variants anywhere; the first use of each term not written 한국어(English)."""
     problems = []
-    everything = text
+    everything = " ".join(text.split())  # a term may wrap a line
     for term in terms:
         for variant in term.avoid:
             if variant in everything:
                 problems.append(f"'{variant}' appears: write '{term.ko}' (book/ko/terms.yml)")
-    running = prose(text)
+    running = " ".join(prose(text).split())
     longer = {t.ko: [u.ko for u in terms if u.ko != t.ko and t.ko in u.ko] for t in terms}
     for term in terms:
         if not term.first_use:

@@ -19,14 +19,13 @@ from typing import Iterable
 import torch
 from torch.nn import functional as F
 
-from gptcourse import progress
 from gptcourse.ch04_gpt1 import GPT1, GPT1Config
 from gptcourse.ch04_pretraining import PretrainSettings, pretrain
 from gptcourse.ch05_bpe import ByteLevelBPE, load_gpt2_bpe
 from gptcourse.ch05_checkpoints import load_gpt2, save_gpt2
 from gptcourse.ch05_gpt2 import GPT2, GPT2Config
 from gptcourse.data.gpt1_data import unlabelled_corpus
-from gptcourse.training import random_windows
+from gptcourse.training import fit, random_windows
 
 
 class ToyTokenizer:
@@ -174,19 +173,21 @@ def train_recording_gradients(
     ``seed``, so two models trained with the same seed see exactly the same data.
     """
     g = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    history = {"loss": [], "grad_norms": []}
-    for _ in progress(
-        range(steps), desc=f"{type(model).__name__}, lr {lr:g}", disable=not show_progress, mininterval=1.0
-    ):
-        U = random_windows(stream, batch_size, seq_len + 1, g)
+    grad_norms: list[list[float]] = []
+
+    def next_token_loss(model: GPT2 | GPT1, U: torch.Tensor) -> torch.Tensor:
         logits = model(U[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), U[:, 1:].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        history["grad_norms"].append(block_grad_norms(model))
-        optimizer.step()
-        history["loss"].append(loss.item())
-    model.eval()
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), U[:, 1:].reshape(-1))
+
+    losses = fit(
+        model,
+        (random_windows(stream, batch_size, seq_len + 1, g) for _ in range(steps)),
+        next_token_loss,
+        torch.optim.Adam(model.parameters(), lr=lr),
+        steps,
+        after_backward=lambda model: grad_norms.append(block_grad_norms(model)),
+        desc=f"{type(model).__name__}, lr {lr:g}",
+        show_progress=show_progress,
+    )
+    history = {"loss": losses, "grad_norms": grad_norms}
     return history

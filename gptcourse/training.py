@@ -52,6 +52,7 @@ def fit(
     lr_at: Callable[[int], float] | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     clip: float | None = None,
+    after_backward: Callable[[nn.Module], None] | None = None,
     log_every: int = 1,
     desc: str = "training",
     show_progress: bool = True,
@@ -59,7 +60,8 @@ def fit(
     """Train ``model`` for ``steps`` updates; returns the loss every ``log_every`` updates.
 
     Each update takes the next batch of ``batches``, computes ``loss_of(model, batch)``, backpropagates,
-    clips the gradient norm to ``clip`` (if given) and steps the optimizer. The learning rate is set to
+    calls ``after_backward(model)`` (if given: it may read the gradients), clips the gradient norm to
+    ``clip`` (if given) and steps the optimizer. The learning rate is set to
     ``lr_at(step)`` before update ``step`` (0-based), or follows ``scheduler`` (stepped after every
     update). The model is in training mode during the loop and in eval mode afterwards.
     """
@@ -74,6 +76,8 @@ def fit(
         loss = loss_of(model, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if after_backward is not None:
+            after_backward(model)
         if clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()

@@ -59,6 +59,25 @@ def test_fit_steps_the_schedule_clips_and_logs():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / 6)
 
 
+def test_fit_calls_after_backward_with_the_gradients_before_each_step():
+    """The hook sees this step's gradients before the optimizer uses them (chapter 5 records gradient norms)."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen = []
+
+    def record(m):
+        seen.append((m.weight.grad.clone(), m.weight.detach().clone()))
+
+    batches = iter(lambda: torch.randn(8, 3), None)
+    training.fit(
+        model, batches, lambda m, x: m(x).pow(2).mean(), optimizer, 3, after_backward=record, show_progress=False
+    )
+    assert len(seen) == 3
+    for (grad, weight), (_, next_weight) in zip(seen, seen[1:], strict=False):
+        assert torch.allclose(next_weight, weight - 0.1 * grad), "the step after the hook used the gradient it saw"
+
+
 def test_the_training_cache_is_keyed_on_the_code_it_depends_on():
     """A model of chapter 3 depends on chapter 3, chapter 1 (its loss), the task and the plumbing; not on chapter 5."""
     names = {p.relative_to(PACKAGE).as_posix() for p in training.code_files(ch03_transformer.train)}

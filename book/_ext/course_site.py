@@ -24,11 +24,15 @@
 from __future__ import annotations
 
 import html
+import json
 import os
+import re
 import sys
 from pathlib import Path
 
+import sphinx.search
 from sphinx.errors import ExtensionError
+from sphinx.search.en import SearchEnglish
 
 BOOK = Path(__file__).resolve().parents[1]  # book/: its _templates/ and _static/ belong to the site
 
@@ -201,6 +205,55 @@ def root_index(app, exception) -> None:
     )
 
 
+# Korean search. Sphinx has no Korean search language: the English one would index "어텐션은" (attention +
+# the topic particle) as one word, which a search for 어텐션 never finds. A Korean word is indexed, and a query
+# word looked up, without its particle or common ending (the same list in Python and in the page's JavaScript).
+KOREAN_ENDINGS = sorted(
+    ["에서는", "에서도", "으로는", "으로도", "이라는", "이라고", "에게는", "까지는", "부터는", "합니다", "입니다",
+     "에서", "으로", "에게", "까지", "부터", "처럼", "보다", "마다", "이나", "이란", "라는", "라고", "하는", "하고",
+     "하며", "한다", "은", "는", "이", "가", "을", "를", "의", "에", "도", "만", "로", "와", "과"],
+    key=len,
+    reverse=True,
+)  # fmt: skip
+HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+def korean_stem(word: str) -> str:
+    """A Korean word without its particle or common ending (keeping at least two syllables)."""
+    for ending in KOREAN_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 2:
+            return word[: -len(ending)]
+    return word
+
+
+KOREAN_JS_STEMMER = """
+var Stemmer = function() {
+  var english = new EnglishStemmer();
+  var endings = %s;
+  this.stemWord = function(word) {
+    if (!/[\uac00-\ud7a3]/.test(word)) return english.stemWord(word);
+    for (var i = 0; i < endings.length; i++) {
+      var e = endings[i];
+      if (word.length - e.length >= 2 && word.slice(-e.length) === e) return word.slice(0, -e.length);
+    }
+    return word;
+  };
+};
+""" % json.dumps(KOREAN_ENDINGS, ensure_ascii=False)
+
+
+class SearchKorean(SearchEnglish):
+    """Sphinx's search for a Korean site: English words as in English, Korean words without their particles."""
+
+    lang = "ko"
+    language_name = "Korean"
+    js_stemmer_code = SearchEnglish.js_stemmer_code.replace("var Stemmer = function", "var EnglishStemmer = function")
+    js_stemmer_code += KOREAN_JS_STEMMER
+
+    def stem(self, word: str) -> str:
+        return korean_stem(word) if HANGUL.search(word) else super().stem(word)
+
+
 def name_toc_toggles(app, pagename, templatename, context, doctree) -> None:
     """Every expand/collapse toggle of the navigation sidebar gets a name: "Sections of <its chapter>".
 
@@ -258,6 +311,7 @@ def sliced_execution() -> None:
 
 def setup(app):
     sliced_execution()
+    sphinx.search.languages.setdefault("ko", SearchKorean)
     app.add_config_value("_course_wheel", "", "html")
     app.connect("config-inited", configure)
     app.connect("html-page-context", banner)
