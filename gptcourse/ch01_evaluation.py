@@ -177,14 +177,23 @@ def mark_errors(prediction: Sequence[str], reference: Sequence[str]) -> str:
     return " ".join(words) or "(nothing)"
 
 
-def bottleneck_verdict(em_short: float, em_long: float) -> str:
+def bottleneck_verdict(em_short: float, em_long: float, language: str = "en") -> str:
     """Chapter 1's verdict on the bottleneck: how exact match changes from the shortest length bucket
     (``em_short``) to the longest (``em_long``), as the end of the sentence "exact match ...".
 
     A drop of 20 percentage points or more is called plain to see; a smaller drop "changes by only"; a rise
-    is reported as one.
+    is reported as one. ``language="ko"`` gives the Korean verdict, the end of the Korean page's sentence
+    "완전 일치는 ..." (합니다체); the numbers are the same in both languages.
     """
+    if language not in ("en", "ko"):
+        raise ValueError(f"language must be 'en' or 'ko', got {language!r}")
     drop = em_short - em_long
+    if language == "ko":
+        if drop >= 0.2:
+            return f"{100 * drop:.0f}퍼센트포인트 떨어집니다. 병목이 뚜렷이 보입니다"
+        if drop >= 0:
+            return f"{100 * drop:.0f}퍼센트포인트밖에 달라지지 않습니다"
+        return f"오히려 {-100 * drop:.0f}퍼센트포인트 오릅니다"
     if drop >= 0.2:
         return f"falls by {100 * drop:.0f} percentage points: the bottleneck is plain to see"
     if drop >= 0:

@@ -267,12 +267,25 @@ def wrong_length_fraction(predictions: Sequence[Sequence[str]], references: Sequ
     return sum(len(p) != len(r) for p, r in zip(predictions, references, strict=True)) / len(references)
 
 
-def length_verdict(attention_drop: float, seq2seq_drop: float) -> str:
+def length_verdict(attention_drop: float, seq2seq_drop: float, language: str = "en") -> str:
     """Chapter 2's verdict on long sentences: how the attention model's exact match changes from the shortest
     length bucket to the longest (``attention_drop``, a fraction), against seq2seq's (``seq2seq_drop``).
 
     Under 10 percentage points it "barely moves"; otherwise it falls, less than seq2seq's or not.
+    ``language="ko"`` gives the Korean verdict, the end of the Korean page's sentence "... 완전 일치는 ..."
+    (합니다체); the numbers are the same in both languages.
     """
+    if language not in ("en", "ko"):
+        raise ValueError(f"language must be 'en' or 'ko', got {language!r}")
+    if language == "ko":
+        if attention_drop < 0.1:
+            return "거의 변하지 않습니다"
+        if attention_drop < seq2seq_drop:
+            return (
+                f"역시 {100 * attention_drop:.0f}퍼센트포인트 떨어지지만, seq2seq의 "
+                f"{100 * seq2seq_drop:.0f}퍼센트포인트보다는 훨씬 덜 떨어집니다"
+            )
+        return f"{100 * attention_drop:.0f}퍼센트포인트 떨어집니다. seq2seq보다 덜 떨어지지 않습니다"
     if attention_drop < 0.1:
         return "barely moves"
     if attention_drop < seq2seq_drop:
@@ -283,9 +296,16 @@ def length_verdict(attention_drop: float, seq2seq_drop: float) -> str:
     return f"falls by {100 * attention_drop:.0f} percentage points, no less than seq2seq's"
 
 
-def beyond_verdict(attention_accuracy: float, seq2seq_accuracy: float) -> str:
+def beyond_verdict(attention_accuracy: float, seq2seq_accuracy: float, language: str = "en") -> str:
     """Chapter 2's verdict on the sentences longer than any training sentence, from the two models' token
-    accuracies there: does attention degrade more gracefully?"""
+    accuracies there: does attention degrade more gracefully? ``language="ko"`` gives it in Korean, as a
+    sentence in 합니다체 without its full stop."""
+    if language not in ("en", "ko"):
+        raise ValueError(f"language must be 'en' or 'ko', got {language!r}")
+    if language == "ko":
+        if attention_accuracy > seq2seq_accuracy:
+            return "어텐션 모델의 성능이 더 완만하게 떨어집니다"
+        return "어텐션 모델도 더 낫지 않습니다"
     if attention_accuracy > seq2seq_accuracy:
         return "attention degrades more gracefully"
     return "attention does no better"

@@ -131,6 +131,23 @@ def test_the_page_verdicts_follow_the_numbers():
         ev.bucket_row(rows, (6, 8))
 
 
+def test_the_korean_verdict_has_every_branch_and_the_same_numbers():
+    import re
+
+    from gptcourse import ch01_evaluation as ev
+
+    assert ev.bottleneck_verdict(0.9, 0.2, language="ko") == "70퍼센트포인트 떨어집니다. 병목이 뚜렷이 보입니다"
+    assert ev.bottleneck_verdict(0.9, 0.8, language="ko") == "10퍼센트포인트밖에 달라지지 않습니다"
+    assert ev.bottleneck_verdict(0.4, 0.7, language="ko") == "오히려 30퍼센트포인트 오릅니다"
+    # the Korean page shows the Korean verdict where the English page shows the English one: same numbers
+    for short, long in [(0.9, 0.2), (0.9, 0.8), (0.4, 0.7)]:
+        en, ko = ev.bottleneck_verdict(short, long), ev.bottleneck_verdict(short, long, language="ko")
+        assert re.findall(r"\d+", en) == re.findall(r"\d+", ko)
+    assert ev.bottleneck_verdict(0.9, 0.2, language="en") == ev.bottleneck_verdict(0.9, 0.2)
+    with pytest.raises(ValueError, match="'en' or 'ko'"):
+        ev.bottleneck_verdict(0.9, 0.2, language="de")
+
+
 def test_the_accuracy_plot_tells_models_apart_without_colour():
     import matplotlib
 

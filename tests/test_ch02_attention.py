@@ -121,6 +121,26 @@ def test_the_page_verdicts_follow_the_numbers():
     assert c2.length_verdict(0.6, 0.5) == "falls by 60 percentage points, no less than seq2seq's"
     assert c2.beyond_verdict(0.5, 0.4) == "attention degrades more gracefully"
     assert c2.beyond_verdict(0.4, 0.4) == "attention does no better"
+
+
+def test_the_korean_verdicts_have_every_branch_and_the_same_numbers():
+    import re
+
+    assert c2.length_verdict(0.05, 0.6, language="ko") == "거의 변하지 않습니다"
+    assert c2.length_verdict(0.2, 0.6, language="ko") == (
+        "역시 20퍼센트포인트 떨어지지만, seq2seq의 60퍼센트포인트보다는 훨씬 덜 떨어집니다"
+    )
+    assert c2.length_verdict(0.6, 0.5, language="ko") == "60퍼센트포인트 떨어집니다. seq2seq보다 덜 떨어지지 않습니다"
+    assert c2.beyond_verdict(0.5, 0.4, language="ko") == "어텐션 모델의 성능이 더 완만하게 떨어집니다"
+    assert c2.beyond_verdict(0.4, 0.4, language="ko") == "어텐션 모델도 더 낫지 않습니다"
+    # the Korean page shows the Korean verdict where the English page shows the English one: same numbers
+    for drops in [(0.05, 0.6), (0.2, 0.6), (0.6, 0.5)]:
+        en, ko = c2.length_verdict(*drops), c2.length_verdict(*drops, language="ko")
+        assert re.findall(r"\d+", en) == re.findall(r"\d+", ko)
+    for verdict in (c2.length_verdict, c2.beyond_verdict):
+        assert verdict(0.2, 0.6, language="en") == verdict(0.2, 0.6)
+        with pytest.raises(ValueError, match="'en' or 'ko'"):
+            verdict(0.2, 0.6, language="english")
     assert c2.wrong_length_fraction([["a"], ["a", "b"], []], [["x"], ["x"], ["x"]]) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="as many"):
         c2.wrong_length_fraction([["a"]], [])

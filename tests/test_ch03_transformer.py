@@ -320,3 +320,18 @@ def test_speed_verdict_follows_the_ratio():
     assert speed_verdict(3.0, 1.0) == "the Transformer trained 3.0 times as fast"
     assert speed_verdict(1.0, 1.0) == "the Transformer trained 1.0 times as fast"
     assert speed_verdict(1.0, 2.5).startswith("the Transformer was 2.5 times slower: on a CPU")
+
+
+def test_the_korean_speed_verdict_has_both_branches_and_the_same_numbers():
+    import re
+
+    from gptcourse.ch03_transformer import speed_verdict
+
+    assert speed_verdict(3.0, 1.0, language="ko") == "트랜스포머가 3.0배 빠르게 학습했습니다"
+    slower = speed_verdict(1.0, 2.5, language="ko")
+    assert slower.startswith("트랜스포머가 2.5배 느렸습니다. CPU에서") and slower.endswith("비용이 더 듭니다")
+    for seconds in [(3.0, 1.0), (1.0, 2.5)]:
+        assert re.findall(r"\d+", speed_verdict(*seconds)) == re.findall(r"\d+", speed_verdict(*seconds, language="ko"))
+    assert speed_verdict(3.0, 1.0, language="en") == speed_verdict(3.0, 1.0)
+    with pytest.raises(ValueError, match="'en' or 'ko'"):
+        speed_verdict(3.0, 1.0, language="KO")

@@ -148,7 +148,10 @@ def test_the_setup_cell_installs_from_the_configured_address_only():
         *ROOT.glob("*.md"),
         *ROOT.glob("*.yml"),
         *(ROOT / "book").glob("*.md"),
+        *(ROOT / "book" / "ko").glob("**/*.md"),
+        *(ROOT / "book" / "ko").glob("**/*.yml"),
         *(ROOT / "notebooks").glob("*/*.ipynb"),
+        *(ROOT / "notebooks" / "ko").glob("*/*.ipynb"),
         *(ROOT / "solutions").glob("*/*.ipynb"),
     ]:
         for url in re.findall(r"https?://[^\s\"')>\]]+", path.read_text()):
