@@ -383,7 +383,8 @@ def stamp(files: list[str], root: Path = ROOT) -> list[str]:
     """Record the current English of ``files`` (pages or source notebooks) as what their translations follow."""
     current, stamps, done = sources(root), load_stamps(root), []
     for file in files:
-        rel = Path(file).resolve().relative_to(root.resolve()).as_posix() if Path(file).exists() else file
+        path = Path(file)
+        rel = path.resolve().relative_to(root.resolve()).as_posix() if path.is_absolute() else path.as_posix()
         keys = [k for k in current if k == rel or k.startswith(rel + "#")]
         if not keys:
             raise ValueError(f"{file}: not an English page or source notebook with a translation")
