@@ -44,12 +44,15 @@ def _korean_edition(args) -> int:
     from .edition import build_korean_site, write_korean_book
 
     if args.site:
+        import time
+
+        start = time.perf_counter()
         try:
             build_korean_site(Path(args.out), Path(args.executed), Path(args.site), root=args.course)
         except RuntimeError as exc:
             print(exc, file=sys.stderr)
             return 1
-        print(f"built the Korean edition into {Path(args.site) / 'ko'}")
+        print(f"built the Korean edition into {Path(args.site) / 'ko'} in {time.perf_counter() - start:.0f} s")
     else:
         print(f"wrote {write_korean_book(Path(args.out), Path(args.executed), root=args.course)}")
     return 0

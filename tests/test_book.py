@@ -14,9 +14,11 @@ pytestmark = [pytest.mark.slow, KERNELS]
 
 
 def test_every_toc_page_is_rendered(site):
+    """Every page of _toc.yml, in both editions (the Korean one in ko/)."""
     for name in toc_files():
         assert (site / f"{name}.html").is_file(), f"{name} is in _toc.yml but was not rendered"
-    assert (site / "index.html").is_file()
+        assert (site / "ko" / f"{name}.html").is_file(), f"{name} has no Korean page (ko/{name}.html)"
+    assert (site / "index.html").is_file() and (site / "ko" / "index.html").is_file()
 
 
 def test_every_exercise_is_in_the_toc():

@@ -314,3 +314,26 @@ def test_the_term_list_file_is_valid_yaml_with_the_documented_keys():
     allowed = {"ko", "en", "avoid", "allow", "glossary", "definition", "first_use"}
     for entry in data["terms"]:
         assert set(entry) <= allowed, f"{entry.get('ko')}: unknown keys {set(entry) - allowed}"
+
+
+def test_korean_pages_launch_and_link_the_korean_sources():
+    """On the Korean site, Colab/Binder open notebooks/ko/... in the repository; every page links to its twin."""
+    import sys
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import course_site
+
+    korean = SimpleNamespace(config=SimpleNamespace(language="ko"))
+    english = SimpleNamespace(config=SimpleNamespace(language="en"))
+    colab = "https://colab.research.google.com/github/o/r/blob/main/notebooks/ch01-seq2seq/ch01-seq2seq.ipynb"
+    context = {"header_buttons": [{"type": "group", "buttons": [{"type": "link", "url": colab}]}]}
+    course_site.korean_launch_buttons(korean, "notebooks/ch01-seq2seq/ch01-seq2seq", "page.html", context, None)
+    assert context["header_buttons"][0]["buttons"][0]["url"].endswith("/notebooks/ko/ch01-seq2seq/ch01-seq2seq.ipynb")
+    untouched = {"header_buttons": [{"type": "group", "buttons": [{"type": "link", "url": colab}]}]}
+    course_site.korean_launch_buttons(english, "notebooks/ch01-seq2seq/ch01-seq2seq", "page.html", untouched, None)
+    assert untouched["header_buttons"][0]["buttons"][0]["url"] == colab
+    assert course_site.other_language(english, "book/ch01-seq2seq") == ("../ko/book/ch01-seq2seq.html", "ko", "한국어")
+    assert course_site.other_language(korean, "book/ch01-seq2seq") == ("../../book/ch01-seq2seq.html", "en", "English")
+    assert course_site.other_language(english, "search")[0] == "ko/search.html"
+    assert course_site.korean_stem("어텐션은") == course_site.korean_stem("어텐션") == "어텐션"
