@@ -27,11 +27,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# The browser tests drive Debian's Chromium (Playwright uses it; it downloads no browser of its own).
+# The browser tests drive Debian's Chromium (Playwright uses it; it downloads no browser of its own), with a
+# Korean font (fonts-nanum) so the Korean edition renders as a reader's browser renders it.
 chromium:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
+	@{ command -v chromium >/dev/null && fc-list :lang=ko | grep -q .; } || { [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; } || \
+	  { echo "The browser tests need Chromium and a Korean font: sudo apt-get install chromium fonts-nanum"; exit 1; }
 
 # The browser tests' accessibility audit runs axe-core, pinned in package-lock.json: npm ci installs exactly that
 # into node_modules/ (Node and npm from apt if missing), again whenever the lock file changes.

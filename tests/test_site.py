@@ -403,3 +403,34 @@ def test_korean_exercise_pages_offer_the_korean_notebook(site):
         assignment = name.split("/")[1]
         english = json.loads(source_notebook(assignment).read_text(encoding="utf-8"))
         assert offered["cells"][0]["source"] != english["cells"][0]["source"], f"{name}: the title is not Korean"
+
+
+#: Draw two Hangul syllables and two characters no font has (drawn as "tofu" boxes) in an element's font.
+TOFU = """(selector) => {
+    const element = document.querySelector(selector);
+    if (!element) return null;
+    const style = getComputedStyle(element);
+    const draw = text => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 96; canvas.height = 48;
+        const ctx = canvas.getContext("2d");
+        ctx.font = `${style.fontSize} ${style.fontFamily}`;
+        ctx.fillText(text, 4, 36);
+        return canvas.toDataURL();
+    };
+    return {hangul: draw("한글"), missing: draw("\\u{10FFFD}\\u{10FFFD}")};
+}"""
+
+
+def test_korean_text_is_drawn_with_a_korean_font(site, server, browser):
+    """On every Korean page, the headings and the text are drawn with glyphs, not as missing-glyph boxes (the
+    figures are the English build's files: their labels hold no Hangul)."""
+    failures = []
+    for rel in site_pages("ko/"):
+        page, _ = visit(browser, f"{server}/{rel}", server)
+        for selector in ("main h1", "main p", "nav.bd-links"):
+            drawn = page.evaluate(TOFU, selector)
+            if drawn is not None and drawn["hangul"] == drawn["missing"]:
+                failures.append(f"{rel}: Hangul in '{selector}' is drawn as missing-glyph boxes (no Korean font)")
+        page.close()
+    assert not failures, "\n".join(failures) + "\nInstall a Korean font (make test installs fonts-nanum)."
