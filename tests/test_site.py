@@ -118,7 +118,7 @@ def test_every_page_works_offline(site, server, browser, edition):
             target += "index.html"
         if not (site / target).is_file():
             failures.append(f"{rel}: broken link to {target}")
-        elif fragment and target in anchors and fragment not in anchors[target]:
+        elif fragment and target in anchors and unquote(fragment) not in anchors[target]:
             failures.append(f"{rel}: link to a missing anchor {target}#{fragment}")
     assert not failures, "\n".join(failures)
 

@@ -154,8 +154,9 @@ def korean_launch_buttons(app, pagename, templatename, context, doctree) -> None
 
     def retarget(button):
         if isinstance(button, dict):
-            if isinstance(button.get("url"), str) and english in button["url"]:
-                button["url"] = button["url"].replace(english, repo)
+            url = button.get("url")
+            if isinstance(url, str) and url.startswith(("https://", "http://")) and english in url:
+                button["url"] = url.replace(english, repo)
             for key in ("buttons", "items"):
                 for inner in button.get(key) or []:
                     retarget(inner)
