@@ -295,7 +295,7 @@ def test_the_language_switch_lands_on_the_same_page(site, server, browser, editi
     failures = []
     for rel in site_pages(edition):
         page, problems = visit(browser, f"{server}/{rel}", server)
-        switch = page.locator("nav.language-switch a")
+        switch = page.locator("a.language-switch")
         if switch.count() != 1:
             failures.append(f"{rel}: {switch.count()} language switches")
             page.close()

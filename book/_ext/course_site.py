@@ -77,6 +77,8 @@ def configure(app, config) -> None:
     config.html_static_path = list(config.html_static_path) + [str(static), str(BOOK / "_static")]
     # ahead of the theme's own folders: book/_templates/ overrides two of its components (accessible names)
     config.templates_path = [str(BOOK / "_templates"), *config.templates_path]
+    if not solutions_edition():  # the language switch, before the theme's buttons (book/_templates/)
+        options["article_header_end"] = ["language-switch.html", "article-header-buttons.html"]
     app.config._course_wheel = wheel.name
 
 
@@ -123,20 +125,14 @@ def other_language(app, pagename: str) -> tuple[str, str, str]:
 
 
 def language_switch(app, pagename, templatename, context, doctree) -> None:
-    """A link to this page in the other language, at the top of the article; and its ``hreflang`` alternate.
-
-    A click remembers the choice (``localStorage``), which the root ``index.html`` follows next time.
-    """
-    if solutions_edition() or "body" not in context:
+    """A link to this page in the other language, in the article's header bar (book/_templates/
+    language-switch.html, on every page: search and index too); and its ``hreflang`` alternate."""
+    if solutions_edition():
         return
     href, lang, text = other_language(app, pagename)
-    label = "이 페이지의 영어판" if korean(app) else "This page in Korean"
+    title = "이 페이지의 영어판" if korean(app) else "이 페이지의 한국어판 (this page in Korean)"
+    context["language_switch"] = {"href": href, "lang": lang, "text": text, "title": title}
     context["metatags"] = context.get("metatags", "") + f'\n<link rel="alternate" hreflang="{lang}" href="{href}">'
-    context["body"] = (
-        f'<nav class="language-switch" aria-label="{label}"><a href="{html.escape(href)}" hreflang="{lang}" '
-        f'lang="{lang}" onclick="try{{localStorage.setItem(\'gptcourse-language\',\'{lang}\')}}catch(e){{}}">'
-        f"{text}</a></nav>" + context["body"]
-    )
 
 
 def korean_launch_buttons(app, pagename, templatename, context, doctree) -> None:
@@ -316,7 +312,7 @@ def setup(app):
     app.add_config_value("_course_wheel", "", "html")
     app.connect("config-inited", configure)
     app.connect("html-page-context", banner)
-    app.connect("html-page-context", language_switch, priority=600)
+    app.connect("html-page-context", language_switch, priority=400)  # before the theme renders its header
     app.connect("html-page-context", korean_launch_buttons, priority=700)  # after the theme's launch buttons
     app.connect("build-finished", root_index, priority=900)  # after sphinx-external-toc's redirect
     # after the theme's own handler (priority 500), which puts generate_toctree_html into the context
