@@ -1,7 +1,7 @@
 """Speed of the course's GPT-2 against Hugging Face's ``GPT2LMHeadModel``, ratios measured in one run.
 
     python bench/gpt2_speed.py [--config gpt2-vocab|nanogpt] [--vocab 50257] [--threads N] [--repeat 5]
-                               [--json out.json]
+                               [--compile] [--json out.json]
 
 Both models have the same config, the same weights (the Hugging Face model's, loaded into the course
 model with the course loader), the same inputs and the same number of threads. ``--config`` picks one
@@ -21,8 +21,11 @@ override its sizes:
    output head) as a fraction of the fp32 matmul peak that this run measures (a 2048 x 2048 x 2048
    product); and the same step under bf16 autocast where the CPU supports it, reported on its own.
    Both models use PyTorch's fused AdamW (``fused=True``), so the optimizer, which is the same for
-   both, takes a few milliseconds of the step instead of about a tenth of it. The steps and the peak
-   are timed in turns, ``--repeat`` rounds, best of each.
+   both, takes a few milliseconds of the step instead of about a tenth of it. The steps are
+   timed in turns, ``--repeat`` rounds, best of each, and the peak after them.
+   With ``--compile``, the course model's step through its logits is also timed under ``torch.compile``
+   (Inductor, which fuses the elementwise operations; it needs a C++ compiler and takes a minute to
+   compile), for reference: what a compiler gains over eager PyTorch at this config. No target.
 2. **generation**: greedy, batch 1, an 8-token prompt and 256 new tokens (context 512), with
    and without the KV cache; the course's ``generate`` against Hugging Face's ``generate`` at the
    same settings.
@@ -129,6 +132,9 @@ def main(argv=None):
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeat", type=int, default=5, help="timed training steps per model (best is kept)")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the course model under torch.compile (for reference)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     for name, value in CONFIGS[args.config].items():
@@ -186,9 +192,14 @@ def main(argv=None):
                 return F.cross_entropy(F.linear(h, ours.W_e.weight).float().reshape(-1, args.vocab), y.reshape(-1))
 
             steps["bf16"] = train_step_fn(ours, autocast_loss, idx, targets)
-        steps["peak"], peak_flops = matmul()
+        if args.compile:
+            compiled = torch.compile(ours)
+            steps["compiled"] = train_step_fn(ours, logits_loss(compiled, args.vocab), idx, targets)
+            steps["compiled"]()  # compiles forward and backward, outside the timed rounds
         t = timed(steps, args.repeat)
-        peak = peak_flops / t["peak"]
+        # timed apart: a large product evicts the caches and slows whichever step would follow it in turn
+        product, peak_flops = matmul()
+        peak = peak_flops / timed({"peak": product}, args.repeat)["peak"]
         model_flops = flops_per_token(ours.config, args.block) * tokens
         results["train"] = {
             "ours_tokens_per_s": tokens / t["ours"],
@@ -201,6 +212,9 @@ def main(argv=None):
             "fp32_matmul_peak": peak,
             "fraction_of_peak": model_flops / t["ours"] / peak,
         }
+        if args.compile:
+            results["train"]["compiled_logits_path_tokens_per_s"] = tokens / t["compiled"]
+            results["train"]["compiled_logits_path_speedup"] = t["hf"] / t["compiled"]
         if bf16:
             results["train"]["bf16_autocast_tokens_per_s"] = tokens / t["bf16"]
             results["train"]["bf16_fraction_of_fp32_peak"] = model_flops / t["bf16"] / peak
@@ -261,6 +275,11 @@ def main(argv=None):
         f"{tr['ours_logits_path_tokens_per_s']:,.0f} tokens/s, ratio {tr['logits_path_speedup']:.2f} x   "
         f"{target(tr['logits_path_speedup'], goals['logits'])}"
     )
+    if "compiled_logits_path_tokens_per_s" in tr:
+        print(
+            f"  course GPT-2 through its logits under torch.compile (reference): "
+            f"{tr['compiled_logits_path_tokens_per_s']:,.0f} tokens/s, ratio {tr['compiled_logits_path_speedup']:.2f} x"
+        )
     print(
         f"  model FLOP/s      {tr['flops_per_s'] / 1e9:10.1f} GFLOP/s of a measured fp32 matmul peak of "
         f"{tr['fp32_matmul_peak'] / 1e9:.1f} GFLOP/s = {100 * tr['fraction_of_peak']:.0f} %   "

@@ -43,6 +43,7 @@ def test_gpt2_speed_compares_equal_models(tmp_path, capsys):
                 "1",
                 "--threads",
                 "1",
+                "--compile",
                 "--json",
                 str(out),
             ]
@@ -53,7 +54,8 @@ def test_gpt2_speed_compares_equal_models(tmp_path, capsys):
     assert results["config_name"] == "gpt2-vocab" and results["config"]["vocab_size"] == 300  # flags override it
     train = results["train"]
     assert train["loss_difference"] < 1e-5, "the two models must compute the same loss"
-    for key in ("ours_tokens_per_s", "hf_tokens_per_s", "fp32_matmul_peak", "flops_per_s"):
+    keys = ("ours_tokens_per_s", "hf_tokens_per_s", "fp32_matmul_peak", "flops_per_s", "compiled_logits_path_speedup")
+    for key in keys:
         assert train[key] > 0, key
     for key in ("cache", "no_cache"):
         assert results["generate"][key]["same_tokens"], f"greedy generation ({key}) must give the same tokens"
