@@ -567,7 +567,8 @@ def _grade(task, asg, limits, others, hide, workdir) -> Result:
             nbformat.write(nb, task.autograded_path)
         if sandbox_report is None and events["install_error"] is None and events["died_at"] is None:
             raise RuntimeError("the kernel sandbox did not start (no status report)")
-        return _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, sandbox_report, limits)
+        result = _assemble(task, asg, nb, rec, notes, findings, verdicts, scores, events, sandbox_report, limits)
+        return {**result, "language": language}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -23,7 +23,7 @@ from .match import Rejected, reconcile
 from .notebooks import read_notebook
 from .records import Limits, Task
 from .release import ROOT
-from .report import STATUS_TEXT
+from .report import FEEDBACK_WORDS
 from .store import write_json
 
 
@@ -77,7 +77,10 @@ def run(
             workdir=tmp,
         )
     status = result["status"]
-    output = f"Status: {status}: {STATUS_TEXT.get(status, '')}." + (f"\n{result['reason']}" if result["reason"] else "")
+    words = FEEDBACK_WORDS.get(result.get("language", "en"), FEEDBACK_WORDS["en"])  # the notebook's language
+    output = f"{words['status']}: {status}: {words['status text'].get(status, '')}." + (
+        f"\n{result['reason']}" if result["reason"] else ""
+    )
     data = {
         "score": result["points"],
         "output": output,

@@ -86,6 +86,7 @@ class Result(_ResultBase, total=False):
     """One graded submission (a JSON dict)."""
 
     sandbox: dict  # what the sandbox applied
+    language: str  # the submission's language ("en" or "ko", its metadata): its feedback page is in it
     traceback: str  # status grader-error: where the grader failed
     seconds: float  # how long grading took
     key: str  # the inputs' hash: an unchanged submission is not graded again

@@ -37,6 +37,55 @@ STATUS_TEXT = {
 }
 
 
+#: The feedback page's words in Korean, for a submission whose notebook is Korean (its ``language``); the
+#: grader's own reasons and notes stay English, and the page says so.
+STATUS_TEXT_KO = {
+    "graded": "정상 채점: 모든 테스트가 실행되어 점수를 정했습니다",
+    "partial": "채점했지만, 과정 패키지의 참조 구현을 쓴 답에는 점수를 주지 않았습니다",
+    "flagged": "채점했지만, 코드가 인터프리터나 채점기를 건드려 강사가 검토합니다",
+    "out-of-memory": "셀 하나가 메모리를 다 썼습니다. 실행된 테스트의 점수는 그대로 인정됩니다",
+    "timeout": "셀 하나 또는 노트북 전체가 시간 제한을 넘었습니다. 끝난 테스트의 점수는 그대로 인정됩니다",
+    "kernel-died": "파이썬 커널이 멈췄습니다. 그 전에 실행된 테스트의 점수는 그대로 인정됩니다",
+    "missing": "제출된 것이 없습니다",
+    "invalid-notebook": "이 과제에 쓸 수 있는 노트북 파일이 아닙니다",
+    "wrong-assignment": "다른 과제의 노트북입니다",
+    "unidentified": "파일 이름으로는 누구의 제출물인지 알 수 없습니다",
+    "grader-error": "채점기 자체가 이 제출물에서 실패했습니다(학생의 잘못이 아닙니다)",
+}
+FEEDBACK_WORDS = {
+    "en": {
+        "feedback for": "{assignment}: feedback for {student}",
+        "score": "Score",
+        "status": "Status",
+        "columns": ("test", "points", "result", "message"),
+        "states": {},
+        "notes": "Notes",
+        "tests and answers": "The tests and your answers",
+        "your answer": "Your answer ({cell})",
+        "no answer": "(no answer)",
+        "visible tests": "The visible tests",
+        "hidden": "... and {n} line(s) of hidden tests, not shown.",
+        "grader language": "",
+        "status text": STATUS_TEXT,
+    },
+    "ko": {
+        "feedback for": "{assignment}: {student}의 채점 피드백",
+        "score": "점수",
+        "status": "상태",
+        "columns": ("테스트", "점수", "결과", "메시지"),
+        "states": {"passed": "통과", "failed": "실패", "withheld": "점수 없음", "not-run": "실행 안 됨"},
+        "notes": "참고",
+        "tests and answers": "테스트와 나의 답",
+        "your answer": "나의 답 ({cell})",
+        "no answer": "(답 없음)",
+        "visible tests": "공개된 테스트",
+        "hidden": "... 그리고 숨은 테스트 {n}줄은 보여 주지 않습니다.",
+        "grader language": "채점기가 덧붙인 설명(사유와 참고)은 영어로 적혀 있습니다.",
+        "status text": STATUS_TEXT_KO,
+    },
+}
+
+
 def status_counts(results: list[dict]) -> dict[str, int]:
     counts = Counter(r["status"] for r in results)
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -97,44 +146,49 @@ vertical-align:top}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;white-sp
 
 
 def feedback_html(result: dict, info: dict) -> str:
+    """The page a student may see, in their notebook's language (``result["language"]``: English or Korean)."""
     e = html.escape
+    words = FEEDBACK_WORDS.get(result.get("language", "en"), FEEDBACK_WORDS["en"])
     tests = {t["grade_id"]: t for t in info["tests"]}
     rows, sections = [], []
     for t in result.get("tests", []):
+        state = f"<td class='{e(t['state'])}'>{e(words['states'].get(t['state'], t['state']))}</td>"
+        message = f"<pre>{e(t['message'])}</pre>" if t.get("message") else ""
         rows.append(
             f"<tr><td>{e(t['grade_id'])}</td><td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td>"
-            f"<td class='{e(t['state'])}'>{e(t['state'])}</td><td><pre>{e(t['message'])}</pre></td></tr>"
-            if t.get("message")
-            else f"<tr><td>{e(t['grade_id'])}</td><td>{_fmt(t['points'])} / {_fmt(t['max_points'])}</td>"
-            f"<td class='{e(t['state'])}'>{e(t['state'])}</td><td></td></tr>"
+            f"{state}<td>{message}</td></tr>"
         )
         spec = tests.get(t["grade_id"], {})
         answers = result.get("answers", {})
         mine = "".join(
-            f"<h4>Your answer ({e(s)})</h4><pre>{e(answers.get(s, '') or '(no answer)')}</pre>"
+            f"<h4>{e(words['your answer'].format(cell=s))}</h4><pre>{e(answers.get(s, '') or words['no answer'])}</pre>"
             for s in spec.get("solutions", [])
             if s in answers
         )
         hidden = (
-            f"<p class='note'>... and {spec['hidden_count']} line(s) of hidden tests, not shown.</p>"
+            f"<p class='note'>{e(words['hidden'].format(n=spec['hidden_count']))}</p>"
             if spec.get("hidden_count")
             else ""
         )
         sections.append(
-            f"<h3>{e(t['grade_id'])}</h3>{mine}<h4>The visible tests</h4>"
+            f"<h3>{e(t['grade_id'])}</h3>{mine}<h4>{e(words['visible tests'])}</h4>"
             f"<pre>{e(spec.get('visible_source', ''))}</pre>{hidden}"
         )
     notes = "".join(f"<li>{e(n)}</li>" for n in result.get("notes", []))
     status = result["status"]
-    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<title>{e(info['assignment'])}: feedback for {e(result['student'])}</title><style>{CSS}</style></head><body>
-<h1>{e(info['assignment'])}: feedback for {e(result['student'])}</h1>
-<p><b>Score: {_fmt(result.get('points', 0))} / {_fmt(info['max_points'])}</b></p>
-<p class="status">Status: {e(status)}: {e(STATUS_TEXT.get(status, ''))}.</p>
+    said = result.get("reason") or notes
+    title = e(words["feedback for"].format(assignment=info["assignment"], student=result["student"]))
+    header = "".join(f"<th>{e(c)}</th>" for c in words["columns"])
+    return f"""<!DOCTYPE html><html lang="{e(result.get("language", "en"))}"><head><meta charset="utf-8">
+<title>{title}</title><style>{CSS}</style></head><body>
+<h1>{title}</h1>
+<p><b>{e(words['score'])}: {_fmt(result.get('points', 0))} / {_fmt(info['max_points'])}</b></p>
+<p class="status">{e(words['status'])}: {e(status)}: {e(words['status text'].get(status, ''))}.</p>
 {f"<p>{e(result['reason'])}</p>" if result.get('reason') else ""}
-<table><tr><th>test</th><th>points</th><th>result</th><th>message</th></tr>{''.join(rows)}</table>
-{f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""}
-<h2>The tests and your answers</h2>{''.join(sections)}
+{f"<p class='note'>{e(words['grader language'])}</p>" if said and words['grader language'] else ""}
+<table><tr>{header}</tr>{''.join(rows)}</table>
+{f"<h2>{e(words['notes'])}</h2><ul>{notes}</ul>" if notes else ""}
+<h2>{e(words['tests and answers'])}</h2>{''.join(sections)}
 </body></html>
 """
 

@@ -113,3 +113,48 @@ def test_a_tasks_split_test_cells_check_only_that_tasks_answers(tmp_path):
     tests = {t.grade_id: t.solutions for t in prepare("ch04-gpt1", cache=tmp_path, light=True).tests}
     assert tests["test_block"] == tests["test_block_causal"] == tests["test_block_dropout"] == ["block"]
     assert tests["test_gpt1_init"] == ["gpt1"] and tests["test_transforms_mc"] == ["transforms"]
+
+
+def _feedback_result(language: str | None) -> tuple[dict, dict]:
+    result = {
+        "student": "s1",
+        "status": "partial",
+        "reason": "points withheld for t2: the answer uses the reference implementation",
+        "points": 2.0,
+        "tests": [
+            {"grade_id": "t1", "points": 2.0, "max_points": 2.0, "state": "passed", "message": ""},
+            {"grade_id": "t2", "points": 0.0, "max_points": 3.0, "state": "withheld", "message": "no points: ..."},
+        ],
+        "notes": [],
+        "answers": {"a1": ""},
+    }
+    if language:
+        result["language"] = language
+    info = {
+        "assignment": "ch00-warmup",
+        "max_points": 5.0,
+        "tests": [{"grade_id": "t1", "solutions": ["a1"], "visible_source": "assert True", "hidden_count": 2}],
+    }
+    return result, info
+
+
+def test_a_korean_submissions_feedback_page_is_in_korean():
+    """The feedback page follows the submission's language; an English one (or one graded before results carried
+    a language) keeps the English page, word for word."""
+    import html
+
+    from autograder.report import STATUS_TEXT, STATUS_TEXT_KO, feedback_html
+
+    assert set(STATUS_TEXT_KO) == set(STATUS_TEXT), "every status needs its Korean explanation"
+    korean = html.unescape(feedback_html(*_feedback_result("ko")))
+    for words in ('<html lang="ko">', "s1의 채점 피드백", "점수: 2 / 5", STATUS_TEXT_KO["partial"], "통과", "점수 없음",
+                  "테스트와 나의 답", "나의 답 (a1)", "(답 없음)", "공개된 테스트", "숨은 테스트 2줄", "영어로 적혀"):  # fmt: skip
+        assert words in korean, f"the Korean feedback page lacks {words!r}"
+    for words in ("feedback for", "Score:", "The visible tests", STATUS_TEXT["partial"]):
+        assert words not in korean, f"the Korean feedback page still says {words!r}"
+    for language in ("en", None):
+        english = html.unescape(feedback_html(*_feedback_result(language)))
+        for words in ('<html lang="en">', "ch00-warmup: feedback for s1", "Score: 2 / 5", STATUS_TEXT["partial"],
+                      "<th>test</th>", "passed", "withheld", "(no answer)", "hidden tests, not shown"):  # fmt: skip
+            assert words in english, f"the English feedback page lacks {words!r}"
+        assert not any("\uac00" <= ch <= "\ud7a3" for ch in english), "the English page has Hangul"

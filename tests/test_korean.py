@@ -272,7 +272,8 @@ def _half_done(assignment: str) -> nbformat.NotebookNode:
 @KERNELS
 def test_korean_and_english_submissions_grade_identically(tmp_path):
     """Every assignment: an English and a Korean student who wrote the same code get the same points for every
-    test, in one grades.csv and one gradebook; each one's failures are explained in their notebook's language."""
+    test, in one grades.csv and one gradebook; each one's failures and feedback page are in their notebook's
+    language."""
     import json
 
     from autograder import __main__ as cli
@@ -302,6 +303,11 @@ def test_korean_and_english_submissions_grade_identically(tmp_path):
         said = {s: " ".join(t.get("message") or "" for t in results[s]["tests"]) for s in results}
         if "not written yet" not in said["english"] or "아직 작성하지 않은 부분입니다" not in said["korean"]:
             failures.append(f"{assignment}: the failures are not in each notebook's language: {said}")
+        pages = {s: (out / "feedback" / f"{s}.html").read_text(encoding="utf-8") for s in ("english", "korean")}
+        if '<html lang="ko">' not in pages["korean"] or "채점 피드백" not in pages["korean"]:
+            failures.append(f"{assignment}: the Korean student's feedback page is not in Korean")
+        if '<html lang="en">' not in pages["english"] or "feedback for english" not in pages["english"]:
+            failures.append(f"{assignment}: the English student's feedback page is not in English")
         with contextlib.closing(sqlite3.connect(out / "gradebook.db")) as db:
             students = {row[0] for row in db.execute("select id from student")}
         if students != {"english", "korean"}:
