@@ -148,7 +148,8 @@ vertical-align:top}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;white-sp
 def feedback_html(result: dict, info: dict) -> str:
     """The page a student may see, in their notebook's language (``result["language"]``: English or Korean)."""
     e = html.escape
-    words = FEEDBACK_WORDS.get(result.get("language", "en"), FEEDBACK_WORDS["en"])
+    language = result.get("language") if result.get("language") in FEEDBACK_WORDS else "en"
+    words = FEEDBACK_WORDS[language]
     tests = {t["grade_id"]: t for t in info["tests"]}
     rows, sections = [], []
     for t in result.get("tests", []):
@@ -179,7 +180,7 @@ def feedback_html(result: dict, info: dict) -> str:
     said = result.get("reason") or notes
     title = e(words["feedback for"].format(assignment=info["assignment"], student=result["student"]))
     header = "".join(f"<th>{e(c)}</th>" for c in words["columns"])
-    return f"""<!DOCTYPE html><html lang="{e(result.get("language", "en"))}"><head><meta charset="utf-8">
+    return f"""<!DOCTYPE html><html lang="{language}"><head><meta charset="utf-8">
 <title>{title}</title><style>{CSS}</style></head><body>
 <h1>{title}</h1>
 <p><b>{e(words['score'])}: {_fmt(result.get('points', 0))} / {_fmt(info['max_points'])}</b></p>

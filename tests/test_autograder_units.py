@@ -152,7 +152,7 @@ def test_a_korean_submissions_feedback_page_is_in_korean():
         assert words in korean, f"the Korean feedback page lacks {words!r}"
     for words in ("feedback for", "Score:", "The visible tests", STATUS_TEXT["partial"]):
         assert words not in korean, f"the Korean feedback page still says {words!r}"
-    for language in ("en", None):
+    for language in ("en", None, "fr"):  # no language (graded before results carried one) or an unknown one
         english = html.unescape(feedback_html(*_feedback_result(language)))
         for words in ('<html lang="en">', "ch00-warmup: feedback for s1", "Score: 2 / 5", STATUS_TEXT["partial"],
                       "<th>test</th>", "passed", "withheld", "(no answer)", "hidden tests, not shown"):  # fmt: skip
