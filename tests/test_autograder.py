@@ -534,10 +534,14 @@ def test_cli_usage_errors_and_grader_failure(graded_class, tmp_path, monkeypatch
     assert row["status"] == "grader-error" and "simulated failure" in row["reason"]
 
 
-def test_gradescope_results(graded_class, tmp_path):
+@pytest.mark.parametrize("language, status_word", [("en", "Status: "), ("ko", "상태: ")])
+def test_gradescope_results(graded_class, tmp_path, language, status_word):
+    """Gradescope's results.json: the same points in either language, the output in the notebook's language."""
     submission = tmp_path / "submission"
     submission.mkdir()
-    shutil.copy(graded_class["sub"] / "partial" / A / f"{A}.ipynb", submission / "whatever.ipynb")
+    nb = read_notebook(graded_class["sub"] / "partial" / A / f"{A}.ipynb")
+    nb.metadata.setdefault("gptcourse", {})["language"] = language
+    nbformat.write(nb, submission / "whatever.ipynb")
     results = tmp_path / "results" / "results.json"
     code = cli.main(
         [
@@ -556,6 +560,7 @@ def test_gradescope_results(graded_class, tmp_path):
     assert code == 0
     data = json.loads(results.read_text())
     assert data["score"] == 3
+    assert data["output"].startswith(status_word), data["output"]
     assert {t["name"]: (t["score"], t["max_score"], t["status"]) for t in data["tests"]} == {
         "test_softmax": (2, 2, "passed"),
         "test_context_window": (1, 1, "passed"),
