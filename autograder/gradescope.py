@@ -23,7 +23,7 @@ from .match import Rejected, reconcile
 from .notebooks import read_notebook
 from .records import Limits, Task
 from .release import ROOT
-from .report import FEEDBACK_WORDS
+from .report import feedback_words
 from .store import write_json
 
 
@@ -77,7 +77,7 @@ def run(
             workdir=tmp,
         )
     status = result["status"]
-    words = FEEDBACK_WORDS.get(result.get("language", "en"), FEEDBACK_WORDS["en"])  # the notebook's language
+    _, words = feedback_words(result)  # the notebook's language
     output = f"{words['status']}: {status}: {words['status text'].get(status, '')}." + (
         f"\n{result['reason']}" if result["reason"] else ""
     )

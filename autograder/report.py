@@ -86,6 +86,12 @@ FEEDBACK_WORDS = {
 }
 
 
+def feedback_words(result: dict) -> tuple[str, dict]:
+    """The language of a result's feedback (its submission's, English if it has none we know) and its words."""
+    language = result.get("language") if result.get("language") in FEEDBACK_WORDS else "en"
+    return language, FEEDBACK_WORDS[language]
+
+
 def status_counts(results: list[dict]) -> dict[str, int]:
     counts = Counter(r["status"] for r in results)
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -148,8 +154,7 @@ vertical-align:top}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;white-sp
 def feedback_html(result: dict, info: dict) -> str:
     """The page a student may see, in their notebook's language (``result["language"]``: English or Korean)."""
     e = html.escape
-    language = result.get("language") if result.get("language") in FEEDBACK_WORDS else "en"
-    words = FEEDBACK_WORDS[language]
+    language, words = feedback_words(result)
     tests = {t["grade_id"]: t for t in info["tests"]}
     rows, sections = [], []
     for t in result.get("tests", []):
