@@ -89,10 +89,11 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 # Speed targets live here, not in unit tests: each script prints ratios against a peer measured in the same run.
-# Each script with its defaults; the GPT-2 benchmark also at nanoGPT's own CPU config (a small vocabulary).
+# Each script with its defaults; the GPT-2 benchmark also at nanoGPT's own CPU config (a small vocabulary),
+# with where each model's step goes.
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
-	@echo "== bench/gpt2_speed.py --config nanogpt"; $(BIN)/python bench/gpt2_speed.py --config nanogpt
+	@echo "== bench/gpt2_speed.py --config nanogpt --profile"; $(BIN)/python bench/gpt2_speed.py --config nanogpt --profile
 
 clean:
 	rm -rf _build

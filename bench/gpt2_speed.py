@@ -1,7 +1,7 @@
 """Speed of the course's GPT-2 against Hugging Face's ``GPT2LMHeadModel``, ratios measured in one run.
 
     python bench/gpt2_speed.py [--config gpt2-vocab|nanogpt] [--vocab 50257] [--threads N] [--repeat 5]
-                               [--compile] [--json out.json]
+                               [--compile] [--profile] [--json out.json]
 
 Both models have the same config, the same weights (the Hugging Face model's, loaded into the course
 model with the course loader), the same inputs and the same number of threads. ``--config`` picks one
@@ -26,6 +26,10 @@ override its sizes:
    With ``--compile``, the course model's step through its logits is also timed under ``torch.compile``
    (Inductor, which fuses the elementwise operations; it needs a C++ compiler and takes a minute to
    compile), for reference: what a compiler gains over eager PyTorch at this config. No target.
+   With ``--profile``, where each model's step goes: ``torch.profiler``'s time of each operation, in
+   :data:`CATEGORIES` (matrix products, attention, LayerNorm, GELU, optimizer, the rest), as shares of
+   the profiled steps scaled to the step time measured without the profiler, and what a ratio target
+   leaves for everything but the matrix products and attention, which both models compute alike.
 2. **generation**: greedy, batch 1, an 8-token prompt and 256 new tokens (context 512), with
    and without the KV cache; the course's ``generate`` against Hugging Face's ``generate`` at the
    same settings.
@@ -72,6 +76,38 @@ TARGETS = {
     # nanoGPT's model is small: its steps are many small operations, far from the matmul peak
     "nanogpt": {"loss": 1.6, "logits": 1.6, "peak": None},
 }
+
+
+#: ``--profile``'s groups of PyTorch operations: (label, substrings of the operation's name); an operation
+#: goes to the first group that one of its substrings matches, else to "everything else".
+CATEGORIES = (
+    ("matrix products", ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")),
+    ("attention (SDPA)", ("scaled_dot_product",)),
+    ("LayerNorm", ("layer_norm",)),
+    ("GELU (the course's kernel)", ("aten::gelu",)),
+    ("optimizer (AdamW)", ("Optimizer.", "_fused_adam", "aten::_foreach")),
+)
+OTHER = "everything else (elementwise, copies, sums, Python)"
+
+
+def profile_step(step, repeat):
+    """The share of each of :data:`CATEGORIES` (and :data:`OTHER`) in ``repeat`` runs of ``step``.
+
+    Each operation counts its own time (``self_cpu_time_total``: not the operations it calls), so the
+    groups add up to the profiled time; an operation's time includes its work on every thread.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(repeat):
+            step()
+    times = dict.fromkeys([label for label, _ in CATEGORIES] + [OTHER], 0.0)
+    for event in prof.key_averages():
+        label = next((label for label, keys in CATEGORIES if any(k in event.key for k in keys)), OTHER)
+        times[label] += event.self_cpu_time_total
+    total = sum(times.values())
+    return {label: t / total for label, t in times.items()}
 
 
 def timed(fns, repeat, warmup=1):
@@ -134,6 +170,9 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=5, help="timed training steps per model (best is kept)")
     parser.add_argument(
         "--compile", action="store_true", help="also time the course model under torch.compile (for reference)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also show where each model's training step goes (torch.profiler)"
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -212,6 +251,12 @@ def main(argv=None):
             "fp32_matmul_peak": peak,
             "fraction_of_peak": model_flops / t["ours"] / peak,
         }
+        if args.profile:
+            shares = {"ours": profile_step(steps["ours"], args.repeat), "hf": profile_step(steps["hf"], args.repeat)}
+            results["train"]["profile_ms_per_step"] = {
+                model: {label: 1e3 * share * t[model] for label, share in shares[model].items()} for model in shares
+            }
+            results["train"]["step_ms"] = {model: 1e3 * t[model] for model in shares}
         if args.compile:
             results["train"]["compiled_logits_path_tokens_per_s"] = tokens / t["compiled"]
             results["train"]["compiled_logits_path_speedup"] = t["hf"] / t["compiled"]
@@ -285,6 +330,8 @@ def main(argv=None):
         f"{tr['fp32_matmul_peak'] / 1e9:.1f} GFLOP/s = {100 * tr['fraction_of_peak']:.0f} %   "
         + (f"target >= {goals['peak']:.0%}: {met(tr['fraction_of_peak'] >= goals['peak'])}" if goals["peak"] else "")
     )
+    if "profile_ms_per_step" in tr:
+        print_profile(tr, goals["loss"])
     if "bf16_autocast_tokens_per_s" in tr:
         print(
             f"  bf16 autocast     {tr['bf16_autocast_tokens_per_s']:10,.0f} tokens/s "
@@ -304,6 +351,27 @@ def main(argv=None):
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return results
+
+
+def print_profile(train, goal):
+    """``--profile``'s table: milliseconds per step of each group, both models; and what ``goal`` leaves."""
+    ours, hf = train["profile_ms_per_step"]["ours"], train["profile_ms_per_step"]["hf"]
+    step = train["step_ms"]
+    print("  where the step goes (ms per step: torch.profiler's shares of the step time measured without it)")
+    print(f"    {'':52s} {'course':>8s} {'Hugging Face':>13s}")
+    for label in ours:
+        print(f"    {label:52s} {ours[label]:8.1f} {hf[label]:13.1f}")
+    print(f"    {'the step':52s} {step['ours']:8.1f} {step['hf']:13.1f}")
+    if goal:
+        shared = ("matrix products", "attention (SDPA)")
+        floor = sum(ours[label] for label in shared)
+        budget = step["hf"] / goal
+        print(
+            f"  for {goal}x Hugging Face the step must take at most {budget:.1f} ms; the matrix products and the "
+            f"attention, the same operations in both models, take {floor:.1f} ms of the course's step, which "
+            f"leaves {budget - floor:.1f} ms for everything else (now {step['ours'] - floor:.1f} ms; "
+            f"Hugging Face's {step['hf'] - sum(hf[label] for label in shared):.1f} ms)"
+        )
 
 
 if __name__ == "__main__":

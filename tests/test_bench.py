@@ -48,6 +48,7 @@ def test_gpt2_speed_compares_equal_models(tmp_path, capsys):
                 "--threads",
                 "1",
                 *COMPILE,
+                "--profile",
                 "--json",
                 str(out),
             ]
@@ -63,7 +64,12 @@ def test_gpt2_speed_compares_equal_models(tmp_path, capsys):
         keys.append("compiled_logits_path_speedup")
     for key in keys:
         assert train[key] > 0, key
+    for model, ms in train["profile_ms_per_step"].items():  # --profile: the groups add up to the step
+        assert sum(ms.values()) == pytest.approx(train["step_ms"][model]), model
+        assert ms["matrix products"] > 0 and ms["attention (SDPA)"] > 0, (model, ms)
+    assert train["profile_ms_per_step"]["ours"]["GELU (the course's kernel)"] > 0
     for key in ("cache", "no_cache"):
         assert results["generate"][key]["same_tokens"], f"greedy generation ({key}) must give the same tokens"
     printed = capsys.readouterr().out
     assert "ratio" in printed and "target >= 1.7x" in printed
+    assert "where the step goes" in printed and "leaves" in printed
