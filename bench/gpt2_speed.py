@@ -94,11 +94,11 @@ def profile_step(step, repeat):
     """The share of each of :data:`CATEGORIES` (and :data:`OTHER`) in ``repeat`` runs of ``step``.
 
     Each operation counts its own time (``self_cpu_time_total``: not the operations it calls), so the
-    groups add up to the profiled time; an operation's time includes its work on every thread.
+    groups add up to the profiled time; an operation's time includes its work on every thread. ``step``
+    is warm already: :func:`main` profiles it after the timed rounds.
     """
     from torch.profiler import ProfilerActivity, profile
 
-    step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(repeat):
             step()
